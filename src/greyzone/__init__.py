@@ -1,0 +1,36 @@
+"""greyzone: find the grey zone of an image-classification dataset.
+
+Train LeNet-5 with k-fold cross-fitting, score every sample for doubt, review the doubtful ones visually and
+export a curated dataset with an extra ``IDK`` class.
+
+>>> import greyzone
+>>> ws = greyzone.run(workspace="greyzone-mnist", limit=2000)   # doctest: +SKIP
+>>> ws.scores().sort_values("idk_score", ascending=False).head()  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from greyzone.store.workspace import Workspace
+
+
+def run(workspace: str = "greyzone-mnist", **config: Any) -> Workspace:
+    """Run the whole pipeline (see :class:`greyzone.config.RunConfig` for options); return the workspace."""
+    from greyzone.config import RunConfig
+    from greyzone.pipeline import run_pipeline
+
+    return run_pipeline(RunConfig(workspace=workspace, **config))
+
+
+def open_workspace(path: str) -> Workspace:
+    """Open an existing workspace read-write (scores, arrays and the decisions log)."""
+    from greyzone.store.workspace import Workspace
+
+    return Workspace.open(path)
+
+
+__all__ = ["__version__", "open_workspace", "run"]

@@ -1,0 +1,28 @@
+"""Data sources: real MNIST / Fashion-MNIST IDX files and image-folder trees."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from greyzone.sources.dataset import SPLITS, Dataset, Split
+from greyzone.sources.imagefolder import load_imagefolder
+from greyzone.sources.mnist import load_fashion_mnist, load_mnist
+
+DATASETS = ("mnist", "fashion-mnist", "imagefolder")
+
+
+def load_dataset(name: str, data_dir: str | Path | None = None, **kwargs) -> Dataset:
+    """Load ``mnist``, ``fashion-mnist`` or ``imagefolder`` (which needs ``data_dir``)."""
+    if name == "mnist":
+        return load_mnist(data_dir, **kwargs)
+    if name == "fashion-mnist":
+        return load_fashion_mnist(data_dir)
+    if name == "imagefolder":
+        if data_dir is None:
+            raise ValueError("dataset 'imagefolder' needs --data-dir pointing at root/{train,test}/<class>/")
+        return load_imagefolder(data_dir)
+    raise ValueError(f"unknown dataset {name!r} (expected one of {', '.join(DATASETS)})")
+
+
+__all__ = ["DATASETS", "SPLITS", "Dataset", "Split", "load_dataset", "load_fashion_mnist", "load_imagefolder",
+           "load_mnist"]

@@ -1,0 +1,111 @@
+"""SQLite schema with named, transactional migrations; ``PRAGMA user_version`` is the schema version.
+
+The ``decisions`` table is append-only: triggers reject UPDATE and DELETE, and undo is a new row whose
+``undoes`` points at the row it reverts. Connections use WAL and ``synchronous=FULL`` so that a decision whose
+INSERT has committed survives the process being killed.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from greyzone.errors import WorkspaceError
+
+MIGRATIONS: list[tuple[str, str]] = [
+    ("0001_initial", """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE samples (
+        sid   INTEGER PRIMARY KEY,          -- 0..N-1, train samples first, then test
+        split TEXT    NOT NULL,
+        idx   INTEGER NOT NULL,             -- original 0-based position in the source
+        label INTEGER NOT NULL,
+        UNIQUE (split, idx)
+    );
+    CREATE TABLE runs (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        started_at  TEXT NOT NULL,
+        finished_at TEXT,
+        status      TEXT NOT NULL DEFAULT 'running',
+        config      TEXT NOT NULL,          -- JSON of the resolved RunConfig
+        versions    TEXT NOT NULL,          -- JSON {package: version}
+        timings     TEXT NOT NULL DEFAULT '{}',  -- JSON {stage: seconds}
+        metrics     TEXT NOT NULL DEFAULT '{}'   -- JSON (fold / test accuracies, IDK counts)
+    );
+    CREATE TABLE stages (
+        name        TEXT PRIMARY KEY,
+        key         TEXT NOT NULL,          -- hash of the config slice + format version the stage used
+        seconds     REAL NOT NULL,
+        finished_at TEXT NOT NULL
+    );
+    CREATE TABLE decisions (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        sid        INTEGER NOT NULL REFERENCES samples(sid),
+        action     TEXT    NOT NULL CHECK (action IN ('idk', 'relabel', 'keep', 'undo')),
+        label      INTEGER,                 -- new label for 'relabel', else NULL
+        source     TEXT    NOT NULL CHECK (source IN ('auto', 'human')),
+        reason     TEXT,
+        author     TEXT    NOT NULL,
+        created_at TEXT    NOT NULL,        -- UTC ISO-8601 with microseconds
+        undoes     INTEGER REFERENCES decisions(id),
+        run_id     INTEGER REFERENCES runs(id),
+        CHECK ((action = 'relabel') = (label IS NOT NULL)),
+        CHECK ((action = 'undo') = (undoes IS NOT NULL))
+    );
+    CREATE INDEX decisions_sid ON decisions (sid, id);
+    CREATE TRIGGER decisions_no_update BEFORE UPDATE ON decisions
+        BEGIN SELECT RAISE(ABORT, 'decisions is append-only: add an undo row instead'); END;
+    CREATE TRIGGER decisions_no_delete BEFORE DELETE ON decisions
+        BEGIN SELECT RAISE(ABORT, 'decisions is append-only: add an undo row instead'); END;
+    -- The decision in force per (sample, source): the newest non-undo row that no undo row reverts.
+    CREATE VIEW effective_decisions AS
+        SELECT d.* FROM decisions d
+        WHERE d.action != 'undo'
+          AND NOT EXISTS (SELECT 1 FROM decisions u WHERE u.undoes = d.id)
+          AND d.id = (SELECT MAX(d2.id) FROM decisions d2
+                      WHERE d2.sid = d.sid AND d2.source = d.source AND d2.action != 'undo'
+                        AND NOT EXISTS (SELECT 1 FROM decisions u2 WHERE u2.undoes = d2.id));
+    """),
+]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """A connection with WAL, full sync, foreign keys and a 10 s busy timeout; rows as ``sqlite3.Row``."""
+    con = sqlite3.connect(path, timeout=10.0, isolation_level=None, check_same_thread=False)
+    con.row_factory = sqlite3.Row
+    con.execute("PRAGMA journal_mode=WAL")
+    con.execute("PRAGMA synchronous=FULL")
+    con.execute("PRAGMA foreign_keys=ON")
+    return con
+
+
+def migrate(con: sqlite3.Connection, path: Path) -> None:
+    """Apply pending migrations, each in its own transaction; refuse a database from a newer greyzone."""
+    version = con.execute("PRAGMA user_version").fetchone()[0]
+    if version > SCHEMA_VERSION:
+        raise WorkspaceError(f"{path}: schema version {version} is newer than this greyzone supports "
+                             f"({SCHEMA_VERSION}); upgrade greyzone or use another workspace")
+    for number, (_name, sql) in enumerate(MIGRATIONS[version:], start=version + 1):
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in _statements(sql):
+                con.execute(statement)
+            con.execute(f"PRAGMA user_version = {number}")
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+
+
+def _statements(sql: str) -> list[str]:
+    """Split a migration script into statements (``executescript`` would commit implicitly)."""
+    out, buf = [], ""
+    for line in sql.splitlines(keepends=True):
+        buf += line
+        if sqlite3.complete_statement(buf):
+            out.append(buf.strip())
+            buf = ""
+    if buf.strip():
+        out.append(buf.strip())
+    return out
