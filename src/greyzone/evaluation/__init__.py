@@ -1,0 +1,1 @@
+"""Evaluation: selective-classification metrics and planted-problem benchmarks for the curated dataset."""

@@ -1,0 +1,1 @@
+"""LeNet-5 and its seeded, cross-fitted training."""

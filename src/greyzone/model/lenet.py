@@ -1,0 +1,31 @@
+"""The classic LeNet-5 (LeCun et al. 1998) as the seed notebook used it: tanh and average pooling."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+EMBEDDING_DIM = 84
+
+
+class LeNet5(nn.Module):
+    """Input (B, 1, 28, 28) → logits (B, n_classes); ``embed`` gives the 84-d penultimate tanh output."""
+
+    def __init__(self, n_classes: int = 10) -> None:
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(1, 6, 5, padding=2), nn.Tanh(),  # (B, 6, 28, 28)
+            nn.AvgPool2d(2),                            # (B, 6, 14, 14)
+            nn.Conv2d(6, 16, 5), nn.Tanh(),             # (B, 16, 10, 10)
+            nn.AvgPool2d(2),                            # (B, 16, 5, 5)
+            nn.Conv2d(16, 120, 5), nn.Tanh(),           # (B, 120, 1, 1)
+            nn.Flatten(),                               # (B, 120)
+            nn.Linear(120, EMBEDDING_DIM), nn.Tanh(),   # (B, 84)
+        )
+        self.head = nn.Linear(EMBEDDING_DIM, n_classes)  # (B, n_classes)
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        return self.features(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))

@@ -1,0 +1,143 @@
+"""Seeded LeNet-5 training, out-of-fold prediction (cross-fitting) and training-dynamics recording.
+
+Determinism: every model gets its own seed (``seed * 1000 + model number``) for weight init and batch order;
+on a given machine and thread count the same seed gives the same numbers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from sklearn.model_selection import StratifiedKFold
+
+from greyzone.config import TrainConfig
+from greyzone.model.lenet import LeNet5
+
+MEAN, STD = 0.1307, 0.3081  # MNIST pixel statistics on [0, 1]
+Progress = Callable[[int], None]
+
+
+def to_tensor(images: np.ndarray) -> torch.Tensor:
+    """(N, H, W) uint8 → (N, 1, 28, 28) float32 standardised; other sizes are resized bilinearly."""
+    x = torch.from_numpy(np.ascontiguousarray(images)).to(torch.float32).unsqueeze(1).div_(255.0)
+    if x.shape[-2:] != (28, 28):
+        x = F.interpolate(x, size=(28, 28), mode="bilinear", align_corners=False, antialias=True)
+    return x.sub_(MEAN).div_(STD)
+
+
+def _set_threads(cfg: TrainConfig) -> None:
+    if cfg.threads > 0:
+        torch.set_num_threads(cfg.threads)
+
+
+@dataclass
+class Dynamics:
+    """Per training sample and epoch, from the training forward pass: p[label] and logit margin."""
+
+    p_label: np.ndarray  # (N, E) float32
+    margin: np.ndarray  # (N, E) float32: z_label − max_{j≠label} z_j
+
+
+def fit(x: torch.Tensor, labels: np.ndarray, *, n_classes: int, cfg: TrainConfig, seed: int,
+        class_weight: torch.Tensor | None = None, progress: Progress | None = None,
+        record: bool = False) -> tuple[LeNet5, Dynamics | None]:
+    """Train a LeNet-5 with Adam on standardised inputs ``x`` (N, 1, 28, 28)."""
+    _set_threads(cfg)
+    torch.manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed)
+    model = LeNet5(n_classes)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    y = torch.from_numpy(np.asarray(labels, dtype=np.int64))
+    n = len(y)
+    dyn = Dynamics(np.zeros((n, cfg.epochs), np.float32), np.zeros((n, cfg.epochs), np.float32)) if record else None
+    model.train()
+    for epoch in range(cfg.epochs):
+        order = torch.randperm(n, generator=gen)
+        for start in range(0, n, cfg.batch_size):
+            idx = order[start:start + cfg.batch_size]
+            xb, yb = x[idx], y[idx]
+            logits = model(xb)  # (B, C)
+            loss = F.cross_entropy(logits, yb, weight=class_weight)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            if dyn is not None:
+                with torch.no_grad():
+                    z = logits.detach()
+                    z_label = z.gather(1, yb[:, None]).squeeze(1)
+                    other = z.scatter(1, yb[:, None], float("-inf")).amax(1)
+                    dyn.p_label[idx.numpy(), epoch] = torch.softmax(z, 1).gather(1, yb[:, None]).squeeze(1).numpy()
+                    dyn.margin[idx.numpy(), epoch] = (z_label - other).numpy()
+            if progress is not None:
+                progress(len(idx))
+    model.eval()
+    return model, dyn
+
+
+@torch.no_grad()
+def predict(model: LeNet5, x: torch.Tensor, *, batch_size: int = 4096,
+            embed: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+    """Logits (N, C) float32 and, with ``embed``, the 84-d embeddings (N, 84) float32."""
+    model.eval()
+    logits, embs = [], []
+    for start in range(0, len(x), batch_size):
+        e = model.embed(x[start:start + batch_size])
+        logits.append(model.head(e).numpy())
+        if embed:
+            embs.append(e.numpy())
+    return np.concatenate(logits), (np.concatenate(embs) if embed else None)
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    z = logits - logits.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+@dataclass
+class CrossFit:
+    """Out-of-sample predictions from K fold models."""
+
+    oof_logits: np.ndarray  # (N_train, C): from the fold model that did not see the sample
+    oof_probs: np.ndarray  # (N_train, C)
+    test_probs: np.ndarray  # (N_test, C): mean of the K fold models' probabilities
+    fold: np.ndarray  # (N_train,) fold number of each train sample
+    fold_accuracy: list[float]  # held-out accuracy of each fold model
+    test_accuracy: float  # accuracy of test_probs' argmax
+
+
+def fold_assignment(labels: np.ndarray, folds: int, seed: int) -> np.ndarray:
+    """Stratified fold number per sample (shuffled with ``seed``)."""
+    counts = np.bincount(labels)
+    n_splits = min(folds, int(counts[counts > 0].min())) if (counts > 0).any() else folds
+    if n_splits < folds:
+        raise ValueError(f"a class has only {n_splits} samples, fewer than folds={folds}; lower --folds")
+    out = np.empty(len(labels), np.int64)
+    skf = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    for k, (_, held) in enumerate(skf.split(np.zeros(len(labels)), labels)):
+        out[held] = k
+    return out
+
+
+def crossfit(x_train: torch.Tensor, y_train: np.ndarray, x_test: torch.Tensor | None, y_test: np.ndarray | None,
+             *, n_classes: int, folds: int, cfg: TrainConfig, seed: int,
+             progress: Progress | None = None) -> CrossFit:
+    """Train ``folds`` models, each on all folds but one; predict its held-out fold and the test split."""
+    fold = fold_assignment(y_train, folds, seed)
+    oof = np.zeros((len(y_train), n_classes), np.float32)
+    test_probs = np.zeros((0 if x_test is None else len(x_test), n_classes), np.float32)
+    fold_acc = []
+    for k in range(folds):
+        train_idx, held_idx = np.flatnonzero(fold != k), np.flatnonzero(fold == k)
+        model, _ = fit(x_train[train_idx], y_train[train_idx], n_classes=n_classes, cfg=cfg,
+                       seed=seed * 1000 + k, progress=progress)
+        oof[held_idx], _ = predict(model, x_train[held_idx])
+        fold_acc.append(float((oof[held_idx].argmax(1) == y_train[held_idx]).mean()))
+        if x_test is not None:
+            test_probs += softmax(predict(model, x_test)[0]) / folds
+    test_acc = float((test_probs.argmax(1) == y_test).mean()) if x_test is not None and len(x_test) else float("nan")
+    return CrossFit(oof, softmax(oof), test_probs, fold, fold_acc, test_acc)
