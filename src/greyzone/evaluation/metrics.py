@@ -17,9 +17,8 @@ import math
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import average_precision_score as _sk_average_precision
-from sklearn.metrics import confusion_matrix as _sk_confusion_matrix
-from sklearn.metrics import roc_auc_score as _sk_roc_auc
+
+# scikit-learn (~seconds to import) is imported inside the few functions that wrap it.
 
 # Coverage·N is rounded up, but float noise such as 0.07 * 100 = 7.000000000000001 must not add a sample.
 _COVERAGE_EPS = 1e-9
@@ -256,7 +255,9 @@ def confusion_matrix(y_true: Any, y_pred: Any, *, n_classes: int) -> np.ndarray:
     t = _labels("y_true", y_true, n_classes=n_classes)
     p = _labels("y_pred", y_pred, n_classes=n_classes)
     _same_length(y_true=t, y_pred=p)
-    return _sk_confusion_matrix(t, p, labels=np.arange(n_classes)).astype(np.int64)
+    from sklearn.metrics import confusion_matrix as sk_confusion_matrix
+
+    return sk_confusion_matrix(t, p, labels=np.arange(n_classes)).astype(np.int64)
 
 
 def selective_metrics(y_true: Any, y_pred: Any, abstain_score: Any, *, idk_label: int) -> dict[str, float]:
@@ -332,7 +333,9 @@ def auroc(scores: Any, is_positive: Any) -> float:
     chance, higher is better. Both classes must be present.
     """
     s, y = _scores_positive(scores, is_positive, what="AUROC")
-    return float(_sk_roc_auc(y, s))
+    from sklearn.metrics import roc_auc_score
+
+    return float(roc_auc_score(y, s))
 
 
 def average_precision(scores: Any, is_positive: Any) -> float:
@@ -342,7 +345,9 @@ def average_precision(scores: Any, is_positive: Any) -> float:
     better. Both classes must be present.
     """
     s, y = _scores_positive(scores, is_positive, what="average precision")
-    return float(_sk_average_precision(y, s))
+    from sklearn.metrics import average_precision_score
+
+    return float(average_precision_score(y, s))
 
 
 def recall_at_k(scores: Any, is_positive: Any, k: int) -> float:

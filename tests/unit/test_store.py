@@ -1,0 +1,111 @@
+import sqlite3
+
+import numpy as np
+import pytest
+
+from greyzone.errors import WorkspaceError
+from greyzone.sources.dataset import Dataset, Split
+from greyzone.store.workspace import Workspace
+
+
+def tiny_dataset(n_train=6, n_test=3, seed=0) -> Dataset:
+    rng = np.random.default_rng(seed)
+
+    def split(name, n):
+        return Split(name, rng.integers(0, 256, (n, 28, 28), dtype=np.uint8), np.arange(n) % 3,
+                     np.arange(n, dtype=np.int64))
+
+    return Dataset("tiny", ("a", "b", "c"), {"train": split("train", n_train), "test": split("test", n_test)})
+
+
+@pytest.fixture
+def ws(tmp_path):
+    return Workspace.create(tmp_path / "ws", tiny_dataset())
+
+
+def test_create_and_reopen(ws):
+    s = ws.samples()
+    assert s.sid.tolist() == list(range(9))
+    assert s.split.tolist() == ["train"] * 6 + ["test"] * 3
+    assert ws.images().shape == (9, 28, 28)
+    again = Workspace.open(ws.path)
+    assert again.classes == ("a", "b", "c") and again.idk_label == 3
+
+
+def test_reopen_with_other_dataset_refused(ws):
+    with pytest.raises(WorkspaceError, match="holds dataset 'tiny' with 9 samples"):
+        Workspace.create(ws.path, tiny_dataset(n_train=7))
+
+
+def test_open_non_workspace(tmp_path):
+    with pytest.raises(WorkspaceError, match="not a greyzone workspace"):
+        Workspace.open(tmp_path)
+
+
+def test_incompatible_format_version(ws):
+    ws._con.execute("UPDATE meta SET value = '99' WHERE key = 'format_version'")
+    with pytest.raises(WorkspaceError, match=r"workspace format '99' is not supported"):
+        Workspace.open(ws.path)
+
+
+def test_newer_schema_refused(ws):
+    ws._con.execute("PRAGMA user_version = 42")
+    with pytest.raises(WorkspaceError, match="schema version 42 is newer"):
+        Workspace.open(ws.path)
+
+
+def test_corrupt_database(tmp_path):
+    (tmp_path / "greyzone.sqlite").write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(WorkspaceError, match="greyzone.sqlite: not a readable greyzone database"):
+        Workspace.open(tmp_path)
+
+
+def test_decisions_precedence_and_undo(ws):
+    ws.decide([0, 1], "idk", source="auto", author="greyzone")
+    ws.decide([1], "relabel", label=2, author="ann")
+    ws.decide([2], "keep", author="ann")
+    c = ws.curated().set_index("sid")
+    assert c.loc[0, "curated_label"] == 3 and c.loc[0, "decided_by"] == "auto"
+    assert c.loc[1, "curated_label"] == 2 and c.loc[1, "decided_by"] == "human"
+    assert c.loc[2, "curated_label"] == c.loc[2, "original_label"] and c.loc[2, "decided_by"] == "human"
+    assert ws.curated(include_proposals=False).set_index("sid").loc[0, "curated_label"] == 0
+    # undo the human relabel: the auto proposal is in force again
+    assert ws.undo(1, author="ann") is not None
+    c = ws.curated().set_index("sid")
+    assert c.loc[1, "curated_label"] == 3 and c.loc[1, "decided_by"] == "auto"
+    assert ws.undo(1, author="ann") is None  # nothing human left to undo
+    log = ws.decisions(sid=1)
+    assert log.action.tolist() == ["undo", "relabel", "idk"]
+
+
+def test_undo_is_a_stack(ws):
+    ws.decide([4], "idk")
+    ws.decide([4], "relabel", label=0)
+    ws.undo(4)
+    assert ws.effective_decisions().set_index("sid").loc[4, "action"] == "idk"
+    ws.undo(4)
+    assert 4 not in ws.effective_decisions().sid.tolist()
+
+
+def test_log_is_append_only(ws):
+    ws.decide([0], "idk")
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        ws._con.execute("DELETE FROM decisions")
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        ws._con.execute("UPDATE decisions SET action = 'keep'")
+
+
+def test_bad_decisions_write_nothing(ws):
+    with pytest.raises(KeyError, match=r"unknown sample id\(s\) \[99\]"):
+        ws.decide([0, 99], "idk")
+    with pytest.raises(ValueError, match="relabel needs a label in 0..2"):
+        ws.decide([0], "relabel", label=3)
+    with pytest.raises(ValueError, match="action must be one of"):
+        ws.decide([0], "delete")
+    assert ws.decisions().empty
+
+
+def test_acknowledged_decision_survives_a_new_connection(ws):
+    ws.decide([3], "idk", author="x")
+    con = sqlite3.connect(ws.path / "greyzone.sqlite")
+    assert con.execute("SELECT COUNT(*) FROM decisions WHERE sid = 3").fetchone()[0] == 1
