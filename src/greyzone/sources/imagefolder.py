@@ -19,6 +19,9 @@ IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg"}
 
 
 def _class_sort_key(name: str) -> tuple[int, int | str]:
+    """Digit names numerically, then other names, then ``IDK`` last (as greyzone exports it)."""
+    if name == "IDK":
+        return (2, "")
     return (0, int(name)) if name.isdigit() else (1, name)
 
 

@@ -237,9 +237,15 @@ class Workspace:
         """Store the per-sample score table (one row per sid, in sid order) in SQLite and as Parquet."""
         if len(scores) != len(self.samples()):
             raise ValueError(f"scores has {len(scores)} rows, workspace has {len(self.samples())} samples")
-        with self.transaction() as con:
+        def sql_type(dtype) -> str:
+            return "INTEGER" if dtype.kind in "iub" else "REAL" if dtype.kind == "f" else "TEXT"
+
+        cols = ", ".join(f'"{c}" {sql_type(scores[c].dtype)}' for c in scores.columns)
+        rows = scores.astype(object).where(scores.notna(), None).itertuples(index=False, name=None)
+        with self.transaction() as con:  # pandas' to_sql would commit on its own, so insert by hand
             con.execute("DROP TABLE IF EXISTS scores")
-            scores.to_sql("scores", con, index=False)
+            con.execute(f"CREATE TABLE scores ({cols})")
+            con.executemany(f"INSERT INTO scores VALUES ({', '.join('?' * len(scores.columns))})", rows)
         fd, tmp = tempfile.mkstemp(dir=self.path, prefix=".scores.", suffix=".parquet")
         os.close(fd)
         scores.to_parquet(tmp, index=False)
