@@ -346,7 +346,7 @@ class Workspace:
         eff = self.effective_decisions(con=con)
         for source in (("auto", "human") if include_proposals else ("human",)):
             d = eff[eff.source == source]
-            sids = d.sid.to_numpy()
+            sids = d.sid.to_numpy(dtype=np.int64)
             new = np.where(d.action == "idk", self.idk_label,
                            np.where(d.action == "relabel", d.label.fillna(-1).astype(int), curated[sids]))
             curated[sids] = new
