@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from greyzone.config import RunConfig, cache_key
+from greyzone.sources.dataset import Dataset
 from greyzone.store.workspace import Workspace
 
 STAGE_VERSION = {"crossfit": 1, "embed": 1, "project": 1}
@@ -64,14 +65,18 @@ def _cached(ws: Workspace, stage: str, key: str, arrays: list[str]) -> bool:
     return ws.stage_key(stage) == key and all(ws.has_array(a) for a in arrays)
 
 
-def run_pipeline(cfg: RunConfig, *, progress: bool = True) -> Workspace:
-    """Run every stage for ``cfg``; returns the workspace (scores, arrays, decisions, export)."""
+def run_pipeline(cfg: RunConfig, *, dataset: Dataset | None = None, progress: bool = True) -> Workspace:
+    """Run every stage for ``cfg``; returns the workspace (scores, arrays, decisions, export).
+
+    ``dataset`` replaces loading ``cfg.dataset`` (the curation benchmark passes data with planted problems).
+    """
     from greyzone.sources import load_dataset
 
     rep = Reporter(enabled=progress)
     with rep.stage("load"):
-        dataset = load_dataset(cfg.dataset, cfg.data_dir, log=rep.log) if cfg.dataset == "mnist" \
-            else load_dataset(cfg.dataset, cfg.data_dir)
+        if dataset is None:
+            dataset = load_dataset(cfg.dataset, cfg.data_dir, log=rep.log) if cfg.dataset == "mnist" \
+                else load_dataset(cfg.dataset, cfg.data_dir)
         dataset = dataset.head(cfg.limit)
         ws = Workspace.create(cfg.workspace, dataset)
     run_id = ws.start_run(cfg.to_dict(), package_versions())
@@ -92,7 +97,7 @@ def _run_stages(ws: Workspace, cfg: RunConfig, rep: Reporter, run_id: int) -> di
     train_sids, test_sids = ws.split_sids("train"), ws.split_sids("test")
     labels = samples.label.to_numpy()
     images = ws.images()
-    data_key = [ws.dataset, len(samples), cfg.dataset, cfg.limit]
+    data_key = [ws.dataset, len(samples), cfg.dataset, cfg.limit, _images_digest(images, labels)]
     train_key = [cfg.seed, cfg.train.epochs, cfg.train.batch_size, cfg.train.lr]
 
     # Cross-fitting: every train sample's probabilities come from the fold model that did not see it.
@@ -173,6 +178,15 @@ def _run_stages(ws: Workspace, cfg: RunConfig, rep: Reporter, run_id: int) -> di
         with rep.stage("export", n_imgs) as tick:
             metrics["export"] = write_export(ws, include_proposals=cfg.include_proposals, progress=tick)
     return metrics
+
+
+def _images_digest(images: np.ndarray, labels: np.ndarray) -> str:
+    """SHA-256 of pixels and labels, so a cache never outlives a change of data."""
+    import hashlib
+
+    h = hashlib.sha256(np.ascontiguousarray(images).data)
+    h.update(np.ascontiguousarray(labels, dtype=np.int64).data)
+    return h.hexdigest()[:16]
 
 
 def score_table(ws: Workspace, cfg: RunConfig) -> pd.DataFrame:

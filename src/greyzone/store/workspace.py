@@ -93,6 +93,11 @@ class Workspace:
             if ws.dataset != dataset.name or ws.classes != dataset.classes or len(ws.samples()) != n:
                 raise WorkspaceError(f"{path}: holds dataset {ws.dataset!r} with {len(ws.samples())} samples, "
                                      f"not {dataset.name!r} with {n}; use another --workspace")
+            same = (np.array_equal(ws.samples().label.to_numpy(), np.concatenate([s.labels for s in splits]))
+                    and np.array_equal(ws.images(), np.concatenate([s.images for s in splits])))
+            if not same:
+                raise WorkspaceError(f"{path}: holds other images or labels than {dataset.name!r} "
+                                     f"({dataset.source}); use another --workspace")
             return ws
         con.execute("BEGIN IMMEDIATE")
         try:
