@@ -18,12 +18,16 @@ if TYPE_CHECKING:
     from greyzone.store.workspace import Workspace
 
 
-def run(workspace: str = "greyzone-mnist", **config: Any) -> Workspace:
-    """Run the whole pipeline (see :class:`greyzone.config.RunConfig` for options); return the workspace."""
+def run(workspace: str = "greyzone-mnist", *, progress: bool = True, **config: Any) -> Workspace:
+    """Run the whole pipeline and return the workspace.
+
+    ``config``: any :class:`greyzone.config.RunConfig` field (``limit``, ``folds``, ``seed``, ``umap`` ...);
+    ``train`` may be a :class:`~greyzone.config.TrainConfig` or a dict such as ``{"epochs": 3}``.
+    """
     from greyzone.config import RunConfig
     from greyzone.pipeline import run_pipeline
 
-    return run_pipeline(RunConfig(workspace=workspace, **config))
+    return run_pipeline(RunConfig.from_dict({"workspace": str(workspace), **config}), progress=progress)
 
 
 def open_workspace(path: str) -> Workspace:

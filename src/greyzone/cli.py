@@ -32,7 +32,7 @@ def friendly_errors(fn):
         try:
             return fn(*args, **kwargs)
         except (GreyzoneError, ValueError, KeyError) as e:
-            err.print(f"[bold red]error:[/] {e}", highlight=False)
+            err.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from e
 
     return wrapper
@@ -147,6 +147,23 @@ def evaluate(
 
     result = evaluate_workspace(Workspace.open(workspace), seeds=seeds, epochs=epochs)
     print_evaluation(result, console)
+
+
+@app.command("bench-curation")
+@friendly_errors
+def bench_curation(
+    workspace: Annotated[Path | None, typer.Option("--workspace", "-w", help="Where to keep the benchmark "
+                                                   "workspaces and curation.json (default: a temp dir).")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the injected problems and of training.")] = 0,
+    limit: Annotated[int | None, typer.Option(help="First N samples of each split.")] = None,
+    folds: Annotated[int, typer.Option(help="Cross-fitting folds K.")] = 5,
+    epochs: Annotated[int, typer.Option(help="Training epochs per model.")] = 6,
+) -> None:
+    """Plant known problems in MNIST (label flips, blends, Fashion-MNIST), run the pipeline, score the finders."""
+    from greyzone.evaluation.curation import bench_curation as bench, print_curation
+
+    result = bench(seed=seed, limit=limit, folds=folds, epochs=epochs, workspace_root=workspace)
+    print_curation(result, console)
 
 
 @app.command()

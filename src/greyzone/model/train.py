@@ -23,7 +23,7 @@ Progress = Callable[[int], None]
 
 def to_tensor(images: np.ndarray) -> torch.Tensor:
     """(N, H, W) uint8 → (N, 1, 28, 28) float32 standardised; other sizes are resized bilinearly."""
-    x = torch.from_numpy(np.ascontiguousarray(images)).to(torch.float32).unsqueeze(1).div_(255.0)
+    x = torch.from_numpy(np.asarray(images, dtype=np.float32)).unsqueeze(1).div_(255.0)  # a writable copy
     if x.shape[-2:] != (28, 28):
         x = F.interpolate(x, size=(28, 28), mode="bilinear", align_corners=False, antialias=True)
     return x.sub_(MEAN).div_(STD)
