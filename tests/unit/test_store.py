@@ -74,6 +74,9 @@ def test_decisions_precedence_and_undo(ws):
     c = ws.curated().set_index("sid")
     assert c.loc[1, "curated_label"] == 3 and c.loc[1, "decided_by"] == "auto"
     assert ws.undo(1, author="ann") is None  # nothing human left to undo
+    ws.decide([0], "keep", author="ann")  # a human keep overrides an auto IDK proposal
+    c = ws.curated().set_index("sid")
+    assert c.loc[0, "curated_label"] == c.loc[0, "original_label"] and c.loc[0, "decided_by"] == "human"
     log = ws.decisions(sid=1)
     assert log.action.tolist() == ["undo", "relabel", "idk"]
 

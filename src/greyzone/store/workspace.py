@@ -346,14 +346,16 @@ class Workspace:
         ``include_proposals`` is False), then the original label. ``curated_label == IDK`` = n_classes.
         """
         out = self.samples().rename(columns={"label": "original_label"}).copy()
-        curated = out.original_label.to_numpy().copy()
+        original = out.original_label.to_numpy()
+        curated = original.copy()
         decided_by = np.full(len(out), "original", dtype=object)
         eff = self.effective_decisions(con=con)
         for source in (("auto", "human") if include_proposals else ("human",)):
             d = eff[eff.source == source]
             sids = d.sid.to_numpy(dtype=np.int64)
+            # 'keep' restores the original label, also over an auto IDK proposal
             new = np.where(d.action == "idk", self.idk_label,
-                           np.where(d.action == "relabel", d.label.fillna(-1).astype(int), curated[sids]))
+                           np.where(d.action == "relabel", d.label.fillna(-1).astype(int), original[sids]))
             curated[sids] = new
             decided_by[sids] = source
         out["curated_label"] = curated
