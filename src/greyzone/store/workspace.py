@@ -57,6 +57,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; these are ordinary shareable outputs
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -254,6 +255,7 @@ class Workspace:
         fd, tmp = tempfile.mkstemp(dir=self.path, prefix=".scores.", suffix=".parquet")
         os.close(fd)
         scores.to_parquet(tmp, index=False)
+        os.chmod(tmp, 0o644)
         os.replace(tmp, self.scores_path)
 
     def scores(self) -> pd.DataFrame:

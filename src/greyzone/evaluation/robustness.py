@@ -1,0 +1,105 @@
+"""Out-of-distribution probe sets for the robustness part of ``greyzone evaluate``.
+
+Three sets, each an ``(n, 28, 28)`` uint8 array the evaluated models never saw in training:
+
+* ``fashion_mnist``: the 10,000 Fashion-MNIST test images (Debian package ``dataset-fashion-mnist``);
+  skipped, with a note saying why, when the files are absent or the workspace itself is Fashion-MNIST.
+* ``blend``: pixel blends ``round(α·x_a + (1−α)·x_b)``, ``α ~ U[0.4, 0.6]``, of two clean *test* digits of
+  different classes (:func:`greyzone.evaluation.inject.blend_pairs`): ambiguous by construction.
+* ``noise``: i.i.d. uniform noise over ``0..255`` (:func:`greyzone.evaluation.inject.noise_images`).
+
+Every set is drawn from a fixed seed, so the same inputs give byte-identical sets.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from greyzone.errors import DataError
+from greyzone.evaluation.inject import blend_pairs, noise_images
+
+OOD_SETS: tuple[str, ...] = ("fashion_mnist", "blend", "noise")
+
+
+@dataclass(frozen=True)
+class OODSets:
+    """The probe sets that could be built (``images``) and, for those skipped, why (``skipped``)."""
+
+    images: dict[str, np.ndarray] = field(default_factory=dict)  # name -> (n, H, W) uint8
+    skipped: dict[str, str] = field(default_factory=dict)  # name -> reason
+    sources: dict[str, str] = field(default_factory=dict)  # name -> one-line description
+
+    def describe(self) -> dict[str, dict[str, Any]]:
+        """JSON-able ``{name: {"n", "source"}}`` or ``{name: {"skipped": reason}}``, in OOD_SETS order."""
+        out: dict[str, dict[str, Any]] = {}
+        for name in OOD_SETS:
+            if name in self.images:
+                out[name] = {"n": int(len(self.images[name])), "source": self.sources[name]}
+            elif name in self.skipped:
+                out[name] = {"skipped": self.skipped[name]}
+        return out
+
+
+def _check_count(name: str, n: Any) -> int:
+    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 0:
+        raise ValueError(f"{name} must be a non-negative int, got {n!r}")
+    return int(n)
+
+
+def build_ood_sets(digit_images: Any, digit_labels: Any, *, n_blend: int = 2000, n_noise: int = 2000,
+                   n_fashion: int = 10_000, seed: int = 0, fashion: bool = True,
+                   fashion_dir: str | Path | None = None) -> OODSets:
+    """Build the OOD probe sets from clean test digits.
+
+    ``digit_images`` (N, H, W) uint8 and ``digit_labels`` (N,) int are the clean test digits the blends are
+    made of (at least two classes). ``n_blend`` / ``n_noise``: set sizes (0 skips the set); ``n_fashion``: the
+    first ``n_fashion`` Fashion-MNIST test images (all 10,000 by default; 0 skips). ``seed``: blends use
+    ``seed``, noise ``seed + 1``. ``fashion=False`` skips Fashion-MNIST (e.g. when it *is* the dataset);
+    ``fashion_dir`` defaults to the Debian location.
+    """
+    images = np.asarray(digit_images)
+    if images.ndim != 3 or images.dtype != np.uint8:
+        raise ValueError(f"digit_images must be an (N, H, W) uint8 array, got shape {images.shape} "
+                         f"dtype {images.dtype}")
+    n_blend = _check_count("n_blend", n_blend)
+    n_noise = _check_count("n_noise", n_noise)
+    n_fashion = _check_count("n_fashion", n_fashion)
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+
+    sets: dict[str, np.ndarray] = {}
+    skipped: dict[str, str] = {}
+    sources: dict[str, str] = {}
+    if not fashion:
+        skipped["fashion_mnist"] = "disabled (the evaluated dataset is Fashion-MNIST itself)"
+    elif not n_fashion:
+        skipped["fashion_mnist"] = "n_fashion is 0"
+    else:
+        from greyzone.sources import load_fashion_mnist
+
+        try:
+            ds = load_fashion_mnist(fashion_dir)
+        except DataError as e:
+            skipped["fashion_mnist"] = f"Fashion-MNIST not available: {e}"
+        else:
+            test = ds.splits["test"].head(n_fashion)
+            sets["fashion_mnist"] = np.array(test.images)  # a writable copy (the IDX reader's is not)
+            sources["fashion_mnist"] = f"Fashion-MNIST test split, first {len(test)} images ({ds.source})"
+
+    if n_blend:
+        blended, _, _ = blend_pairs(images, digit_labels, n_blend, seed=int(seed))
+        sets["blend"] = blended
+        sources["blend"] = (f"blend_pairs of two clean test digits of different classes, alpha in "
+                                f"[0.4, 0.6], seed {int(seed)}")
+    else:
+        skipped["blend"] = "n_blend is 0"
+    if n_noise:
+        sets["noise"] = noise_images(n_noise, seed=int(seed) + 1, shape=tuple(images.shape[1:]))
+        sources["noise"] = f"i.i.d. uniform noise over 0..255, seed {int(seed) + 1}"
+    else:
+        skipped["noise"] = "n_noise is 0"
+    return OODSets(sets, skipped, sources)
