@@ -76,6 +76,7 @@ def write_export(ws: Workspace, *, dest: Path | None = None, include_proposals: 
         counts = count_table(manifest)
         (tmp / "README.md").write_text(dataset_card(ws, counts, include_proposals=include_proposals))
         _validate(tmp, curated, images, names)
+        tmp.chmod(0o755)  # mkdtemp creates 0700
         _swap(tmp, dest)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
