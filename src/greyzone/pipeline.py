@@ -204,13 +204,14 @@ def score_table(ws: Workspace, cfg: RunConfig) -> pd.DataFrame:
     for split in ws.splits:
         sids = ws.split_sids(split)
         p, y, e = probs[sids], labels[sids], emb[sids]
-        neigh = S.knn(e, k=10)
+        neigh = S.knn(e, k=min(10, len(sids) - 1))
         issues = S.label_issues(p, y)
         df = pd.DataFrame({
             "sid": sids, "split": split, "index": samples["index"].to_numpy()[sids], "label": y,
             "pred": p.argmax(1), "confidence": p.max(1), "p_label": S.self_confidence(p, y),
             "margin": S.margin(p, y), "hardness": S.hardness(p), "mistakenness": S.mistakenness(p, y),
-            "uniqueness": S.uniqueness(e, neighbours=(neigh[0][:, :3], neigh[1][:, :3])),
+            "uniqueness": S.uniqueness(e, k=min(3, len(sids) - 1),
+                                       neighbours=(neigh[0][:, :3], neigh[1][:, :3])),
             "representativeness": S.representativeness(e, random_state=cfg.seed),
             "knn_agreement": S.knn_label_agreement(y, neigh[1]),
             "label_issue": issues.is_issue, "label_quality": issues.label_quality,
