@@ -29,6 +29,7 @@ class RunConfig:
     limit: int | None = None
     folds: int = 5
     seed: int = 0
+    workers: int | None = None  # training processes (None = one per core); results do not depend on it
     train: TrainConfig = field(default_factory=TrainConfig)
     umap: bool = True
     umap_neighbors: int = 15

@@ -22,7 +22,7 @@ from greyzone.config import RunConfig, cache_key
 from greyzone.sources.dataset import Dataset
 from greyzone.store.workspace import Workspace
 
-STAGE_VERSION = {"crossfit": 1, "embed": 1, "project": 1}
+STAGE_VERSION = {"train": 2, "project": 1}
 
 
 @dataclass
@@ -90,7 +90,7 @@ def run_pipeline(cfg: RunConfig, *, dataset: Dataset | None = None, progress: bo
 
 
 def _run_stages(ws: Workspace, cfg: RunConfig, rep: Reporter, run_id: int) -> dict[str, Any]:
-    from greyzone.model.train import crossfit, fit, predict, softmax, to_tensor
+    from greyzone.model.train import crossfit, softmax
 
     samples = ws.samples()
     n_classes = len(ws.classes)
@@ -101,49 +101,39 @@ def _run_stages(ws: Workspace, cfg: RunConfig, rep: Reporter, run_id: int) -> di
     train_key = [cfg.seed, cfg.train.epochs, cfg.train.batch_size, cfg.train.lr]
 
     # Cross-fitting: every train sample's probabilities come from the fold model that did not see it.
-    key = cache_key(data_key, train_key, cfg.folds, STAGE_VERSION["crossfit"])
-    if _cached(ws, "crossfit", key, ["probs", "logits", "fold"]):
-        rep.log("crossfit: reusing cached out-of-fold predictions")
-        cf_metrics = ws.last_run()["metrics"].get("crossfit", {}) if ws.last_run() else {}
+    # One embedding space for maps and neighbours: a model trained on the whole train split embeds all samples.
+    # Both trained together, one model per core (greyzone.model.jobs).
+    key = cache_key(data_key, train_key, cfg.folds, STAGE_VERSION["train"])
+    arrays = ["probs", "logits", "fold", "embeddings", "dyn_p_label", "dyn_margin", "full_model_probs"]
+    if _cached(ws, "train", key, arrays):
+        rep.log("train: reusing cached out-of-fold predictions, embeddings and training dynamics")
+        last = ws.last_run()["metrics"] if ws.last_run() else {}
+        cf_metrics, emb_metrics = last.get("crossfit", {}), last.get("embed", {})
     else:
-        x_train, x_test = to_tensor(images[train_sids]), to_tensor(images[test_sids]) if len(test_sids) else None
-        total = cfg.folds * cfg.train.epochs * len(train_sids) * (cfg.folds - 1) // cfg.folds
+        total = cfg.train.epochs * len(train_sids) * (cfg.folds - 1 + 1)  # K models on (K-1)/K, one on all
         t0 = time.perf_counter()
-        with rep.stage("crossfit", total) as tick:
-            cf = crossfit(x_train, labels[train_sids], x_test, labels[test_sids] if len(test_sids) else None,
-                          n_classes=n_classes, folds=cfg.folds, cfg=cfg.train, seed=cfg.seed, progress=tick)
+        with rep.stage("train", total) as tick:
+            cf = crossfit(ws.array_path("images"), train_sids, labels[train_sids], test_sids,
+                          n_classes=n_classes, folds=cfg.folds, cfg=cfg.train, seed=cfg.seed,
+                          workers=cfg.workers, progress=tick)
+        seconds = time.perf_counter() - t0
         probs = np.zeros((len(samples), n_classes), np.float32)
         logits = np.zeros_like(probs)
-        probs[train_sids], logits[train_sids] = cf.oof_probs, cf.oof_logits
-        if len(test_sids):
-            probs[test_sids] = cf.test_probs
-            logits[test_sids] = np.log(np.clip(cf.test_probs, 1e-12, None))
+        probs[train_sids], logits[train_sids] = softmax(cf.oof_logits), cf.oof_logits
+        probs[test_sids] = cf.test_probs
+        logits[test_sids] = np.log(np.clip(cf.test_probs, 1e-12, None))
         fold = np.full(len(samples), -1, np.int64)
         fold[train_sids] = cf.fold
-        for name, arr in (("probs", probs), ("logits", logits), ("fold", fold)):
+        for name, arr in (("probs", probs), ("logits", logits), ("fold", fold), ("embeddings", cf.embeddings),
+                          ("dyn_p_label", cf.dynamics.p_label), ("dyn_margin", cf.dynamics.margin),
+                          ("full_model_probs", softmax(cf.full_logits))):
             ws.save_array(name, arr)
-        cf_metrics = {"fold_accuracy": cf.fold_accuracy, "test_accuracy_fold_mean": cf.test_accuracy,
-                      "train_samples_per_s": round(total / (time.perf_counter() - t0))}
-        ws.finish_stage("crossfit", key, rep.timings["crossfit"])
-
-    # One embedding space for maps and neighbours: a model trained on the whole train split embeds all samples.
-    key = cache_key(data_key, train_key, STAGE_VERSION["embed"])
-    if _cached(ws, "embed", key, ["embeddings", "dyn_p_label", "dyn_margin"]):
-        rep.log("embed: reusing cached embeddings and training dynamics")
-        emb_metrics = ws.last_run()["metrics"].get("embed", {}) if ws.last_run() else {}
-    else:
-        x_train = to_tensor(images[train_sids])
-        with rep.stage("embed", cfg.train.epochs * len(train_sids)) as tick:
-            model, dyn = fit(x_train, labels[train_sids], n_classes=n_classes, cfg=cfg.train,
-                             seed=cfg.seed * 1000 + cfg.folds, progress=tick, record=True)
-            full_logits, emb = predict(model, to_tensor(images), embed=True)
-        ws.save_array("embeddings", emb)
-        ws.save_array("dyn_p_label", dyn.p_label)
-        ws.save_array("dyn_margin", dyn.margin)
-        ws.save_array("full_model_probs", softmax(full_logits))
-        emb_metrics = {"full_model_test_accuracy": float((full_logits[test_sids].argmax(1) == labels[test_sids])
+        test_acc = float((cf.test_probs.argmax(1) == labels[test_sids]).mean()) if len(test_sids) else None
+        cf_metrics = {"fold_accuracy": cf.fold_accuracy, "test_accuracy_fold_mean": test_acc,
+                      "train_samples_per_s": round(total / seconds)}
+        emb_metrics = {"full_model_test_accuracy": float((cf.full_logits[test_sids].argmax(1) == labels[test_sids])
                                                          .mean()) if len(test_sids) else None}
-        ws.finish_stage("embed", key, rep.timings["embed"])
+        ws.finish_stage("train", key, rep.timings["train"])
 
     # 2-D maps.
     key = cache_key(data_key, train_key, cfg.umap, cfg.umap_neighbors, STAGE_VERSION["project"])

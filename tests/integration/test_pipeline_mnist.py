@@ -48,7 +48,7 @@ def test_outputs(ws):
     assert (manifest.curated_label == "IDK").sum() == n_idk > 0
     run = ws.last_run()
     assert len(run["metrics"]["crossfit"]["fold_accuracy"]) == 2
-    assert {"crossfit", "embed", "scores", "export"} <= set(run["timings"])
+    assert {"train", "scores", "export"} <= set(run["timings"])
 
 
 def test_out_of_fold_probabilities_come_from_the_other_fold(ws):
@@ -68,7 +68,7 @@ def test_rerun_reuses_finished_stages(ws):
     before = ws.load_array("probs", mmap=False)
     again = greyzone.run(workspace=str(ws.path), **SMALL)
     timings = again.last_run()["timings"]
-    assert "crossfit" not in timings and "embed" not in timings  # cached: not re-run
+    assert "train" not in timings  # cached: not re-run
     assert np.array_equal(again.load_array("probs"), before)
 
 

@@ -1,13 +1,15 @@
 """Seeded LeNet-5 training, out-of-fold prediction (cross-fitting) and training-dynamics recording.
 
-Determinism: every model gets its own seed (``seed * 1000 + model number``) for weight init and batch order;
-on a given machine and thread count the same seed gives the same numbers.
+Determinism: every model gets its own seed (``seed * 1000 + model number``) for weight init and batch order,
+and the pipeline trains each model single-threaded (see :mod:`greyzone.model.jobs`), so the same seed gives
+the same numbers whatever the number of cores.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -100,22 +102,23 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 
 @dataclass
 class CrossFit:
-    """Out-of-sample predictions from K fold models."""
+    """Out-of-sample predictions from K fold models, plus the embedding model trained on all train samples."""
 
     oof_logits: np.ndarray  # (N_train, C): from the fold model that did not see the sample
-    oof_probs: np.ndarray  # (N_train, C)
     test_probs: np.ndarray  # (N_test, C): mean of the K fold models' probabilities
     fold: np.ndarray  # (N_train,) fold number of each train sample
     fold_accuracy: list[float]  # held-out accuracy of each fold model
-    test_accuracy: float  # accuracy of test_probs' argmax
+    full_logits: np.ndarray  # (N, C) embedding model's logits for every row of the image file
+    embeddings: np.ndarray  # (N, 84) embedding model's penultimate layer for every row
+    dynamics: Dynamics  # embedding model's training dynamics, (N_train, epochs)
 
 
 def fold_assignment(labels: np.ndarray, folds: int, seed: int) -> np.ndarray:
     """Stratified fold number per sample (shuffled with ``seed``)."""
     counts = np.bincount(labels)
-    n_splits = min(folds, int(counts[counts > 0].min())) if (counts > 0).any() else folds
-    if n_splits < folds:
-        raise ValueError(f"a class has only {n_splits} samples, fewer than folds={folds}; lower --folds")
+    smallest = int(counts[counts > 0].min())
+    if smallest < folds:
+        raise ValueError(f"a class has only {smallest} training samples, fewer than folds={folds}; lower --folds")
     out = np.empty(len(labels), np.int64)
     skf = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     for k, (_, held) in enumerate(skf.split(np.zeros(len(labels)), labels)):
@@ -123,21 +126,31 @@ def fold_assignment(labels: np.ndarray, folds: int, seed: int) -> np.ndarray:
     return out
 
 
-def crossfit(x_train: torch.Tensor, y_train: np.ndarray, x_test: torch.Tensor | None, y_test: np.ndarray | None,
-             *, n_classes: int, folds: int, cfg: TrainConfig, seed: int,
+def crossfit(images_path: Path, train_rows: np.ndarray, y_train: np.ndarray, test_rows: np.ndarray, *,
+             n_classes: int, folds: int, cfg: TrainConfig, seed: int, workers: int | None = None,
              progress: Progress | None = None) -> CrossFit:
-    """Train ``folds`` models, each on all folds but one; predict its held-out fold and the test split."""
+    """Train K fold models (each on all folds but one) and the embedding model (on all train rows), in parallel.
+
+    Fold model k has seed ``seed*1000 + k``; the embedding model ``seed*1000 + K``.
+    """
+    from greyzone.model.jobs import ModelJob, run_jobs
+
     fold = fold_assignment(y_train, folds, seed)
+    n_rows = len(np.load(images_path, mmap_mode="r"))
+    jobs = [ModelJob(f"fold{k}", train_rows[fold != k], y_train[fold != k],
+                     np.concatenate([train_rows[fold == k], test_rows]), seed * 1000 + k) for k in range(folds)]
+    jobs.append(ModelJob("full", train_rows, y_train, np.arange(n_rows), seed * 1000 + folds, embed=True,
+                         record=True))
+    res = run_jobs(jobs, images_path, n_classes=n_classes, cfg=cfg, workers=workers, progress=progress)
     oof = np.zeros((len(y_train), n_classes), np.float32)
-    test_probs = np.zeros((0 if x_test is None else len(x_test), n_classes), np.float32)
+    test_probs = np.zeros((len(test_rows), n_classes), np.float32)
     fold_acc = []
     for k in range(folds):
-        train_idx, held_idx = np.flatnonzero(fold != k), np.flatnonzero(fold == k)
-        model, _ = fit(x_train[train_idx], y_train[train_idx], n_classes=n_classes, cfg=cfg,
-                       seed=seed * 1000 + k, progress=progress)
-        oof[held_idx], _ = predict(model, x_train[held_idx])
-        fold_acc.append(float((oof[held_idx].argmax(1) == y_train[held_idx]).mean()))
-        if x_test is not None:
-            test_probs += softmax(predict(model, x_test)[0]) / folds
-    test_acc = float((test_probs.argmax(1) == y_test).mean()) if x_test is not None and len(x_test) else float("nan")
-    return CrossFit(oof, softmax(oof), test_probs, fold, fold_acc, test_acc)
+        held = np.flatnonzero(fold == k)
+        logits = res[f"fold{k}"].logits
+        oof[held] = logits[: len(held)]
+        test_probs += softmax(logits[len(held):]) / folds
+        fold_acc.append(float((oof[held].argmax(1) == y_train[held]).mean()))
+    full = res["full"]
+    return CrossFit(oof, test_probs, fold, fold_acc, full.logits, full.embeddings,
+                    Dynamics(full.p_label, full.margin))
