@@ -1,9 +1,7 @@
 """Fixtures for the review app: a small real-MNIST workspace (session-scoped), per-test copies, a live server.
 
-The workspace comes from the real pipeline (``greyzone.run`` on the first 300 samples of each split, 2 folds,
-1 epoch, no UMAP). ``build_synthetic_workspace`` makes a workspace with real MNIST pixels and cheap stand-in
-scores (nearest-centroid probabilities, random-projection embeddings); the benchmark can use it at full size
-when no real full workspace exists (``python tests/app/conftest.py DIR``).
+The workspace comes from the real pipeline on the first 300 samples of each split (2 folds, 1 epoch, no UMAP,
+no export); tests that write decisions get their own copy.
 """
 
 from __future__ import annotations
@@ -11,13 +9,10 @@ from __future__ import annotations
 import shutil
 import socket
 import sqlite3
-import sys
 import threading
 import time
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 import pytest
 
 from greyzone.store.workspace import Workspace
@@ -34,55 +29,6 @@ def build_real_workspace(path: Path, *, limit: int = LIMIT) -> None:
     cfg = RunConfig(workspace=str(path), limit=limit, folds=2, train=TrainConfig(epochs=1), umap=False,
                     export=False)
     run_pipeline(cfg, progress=False).close()
-
-
-def build_synthetic_workspace(path: Path, *, limit: int | None = LIMIT, seed: int = 0) -> None:
-    """Real MNIST pixels, stand-in scores with the columns of ``ws.scores()`` and auto IDK proposals."""
-    from greyzone.sources import load_mnist
-
-    rng = np.random.default_rng(seed)
-    ws = Workspace.create(path, load_mnist().head(limit))
-    s = ws.samples()
-    n, c = len(s), len(ws.classes)
-    labels = s.label.to_numpy()
-    x = ws.images().reshape(n, -1).astype(np.float32) / 255.0
-    centroids = np.stack([x[labels == k].mean(0) for k in range(c)])
-    d2 = (x ** 2).sum(1, keepdims=True) - 2 * x @ centroids.T + (centroids ** 2).sum(1)
-    logits = -d2 / 4.0
-    probs = np.exp(logits - logits.max(1, keepdims=True))
-    probs = (probs / probs.sum(1, keepdims=True)).astype(np.float32)
-    emb = np.tanh(x @ rng.normal(0, 0.1, (x.shape[1], 84)).astype(np.float32)).astype(np.float32)
-    centred = emb - emb.mean(0)
-    _, _, vt = np.linalg.svd(centred[:5000], full_matrices=False)
-    pca = (centred @ vt[:2].T).astype(np.float32)
-    umap = np.stack([np.sin(pca[:, 0]) * 3 + pca[:, 1], np.cos(pca[:, 1]) * 3 + pca[:, 0]], 1).astype(np.float32)
-    for name, arr in (("probs", probs), ("embeddings", emb), ("pca", pca), ("umap", umap)):
-        ws.save_array(name, arr)
-    p_label = probs[np.arange(n), labels]
-    srt = np.sort(probs, 1)
-    hardness = -(probs * np.log(np.clip(probs, 1e-12, 1))).sum(1)
-    df = pd.DataFrame({
-        "sid": s.sid, "split": s.split, "index": s["index"], "label": labels, "pred": probs.argmax(1),
-        "confidence": probs.max(1), "p_label": p_label, "margin": p_label - np.where(
-            probs.argmax(1) == labels, srt[:, -2], srt[:, -1]),
-        "hardness": hardness, "mistakenness": 1 - p_label, "uniqueness": rng.random(n),
-        "representativeness": rng.random(n), "knn_agreement": rng.random(n),
-        "label_issue": (probs.argmax(1) != labels) & (p_label < 0.2), "label_quality": p_label,
-        "suggested_label": probs.argmax(1), "aum": np.where(s.split == "train", rng.normal(0, 1, n), np.nan),
-        "cart_confidence": np.where(s.split == "train", p_label, np.nan),
-        "cart_variability": np.where(s.split == "train", rng.random(n) * 0.3, np.nan),
-        "idk_score": np.clip(1 - p_label + 0.25 * hardness / np.log(c), 0, 1),
-        "pca_x": pca[:, 0], "pca_y": pca[:, 1], "umap_x": umap[:, 0], "umap_y": umap[:, 1],
-    })
-    proposed = np.zeros(n, bool)
-    for split in ws.splits:
-        ix = np.flatnonzero(s.split == split)
-        top = ix[np.argsort(-df.idk_score.to_numpy()[ix])[: max(1, int(0.02 * len(ix)))]]
-        proposed[top] = True
-    df.insert(df.columns.get_loc("pca_x"), "idk_proposed", proposed)
-    ws.write_scores(df)
-    ws.decide(np.flatnonzero(proposed), "idk", source="auto", author="greyzone", reason="synthetic proposals")
-    ws.close()
 
 
 def copy_workspace(src: Path, dest: Path) -> Path:
@@ -154,8 +100,8 @@ class LiveServer:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
         self.token = token
-        config = uvicorn.Config(create_app(ws, token=token, author="tester"), host="127.0.0.1", port=self.port,
-                                log_level="warning", lifespan="on")
+        app = create_app(ws, token=token, author="tester")
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on")
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
@@ -177,9 +123,3 @@ class LiveServer:
 def live_server(ws):
     with LiveServer(ws, TOKEN) as server:
         yield server
-
-
-if __name__ == "__main__":  # build a full-size synthetic workspace for benchmarking the app
-    out = Path(sys.argv[1])
-    build_synthetic_workspace(out, limit=None)
-    print(f"synthetic workspace with real MNIST pixels in {out}")

@@ -260,7 +260,7 @@ def test_human_decisions_show_in_counts_and_thumbnails(ws_copy):
     ws_copy.decide(others[:3], "idk")  # marks three other images IDK
     ws_copy.decide(others[3:4], "relabel", label=(int(s.label[others[3]]) + 1) % 10)  # and relabels one
     html = render_report(ws_copy)
-    # the store decides what "curated" means (a human keep on a proposal: see the xfail in tests/app)
+    # the store decides what "curated" means (e.g. a human keep overrides an auto proposal)
     n_idk = int((ws_copy.curated().curated_label == ws_copy.idk_label).sum())
     assert n_idk >= int(s.idk_proposed.sum()) - 2 + 3
     assert re.search(rf'<div class="v">{n_idk}</div><div class="l">curated IDK</div>'

@@ -10,11 +10,13 @@ Workers read the images from the workspace's memory-mapped ``images.npy``, so no
 
 from __future__ import annotations
 
-import multiprocessing as mp
 import os
-import queue
+import pickle
+import subprocess
+import sys
+import tempfile
+import threading
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -45,36 +47,17 @@ class JobResult:
     margin: np.ndarray | None
 
 
-_progress_queue: mp.Queue | None = None
-
-
-def _init_worker(q: mp.Queue | None) -> None:
-    global _progress_queue
-    _progress_queue = q
-
-
-def run_job(job: ModelJob, images_path: str, n_classes: int, cfg: TrainConfig) -> JobResult:
-    """Train and predict one model, single-threaded (also used in-process when there is one worker)."""
+def run_job(job: ModelJob, images_path: str, n_classes: int, cfg: TrainConfig,
+            progress: Callable[[int], None] | None = None) -> JobResult:
+    """Train and predict one model, single-threaded."""
     import torch
 
     from greyzone.model.train import fit, predict, to_tensor
 
     torch.set_num_threads(1)
     images = np.load(images_path, mmap_mode="r")
-    pending = 0
-
-    def tick(n: int) -> None:  # batch progress, sent to the parent in chunks to keep the queue quiet
-        nonlocal pending
-        pending += n
-        if _progress_queue is not None and pending >= 4096:
-            _progress_queue.put(pending)
-            pending = 0
-
     model, dyn = fit(to_tensor(images[job.train_rows]), job.labels, n_classes=n_classes,
-                     cfg=replace(cfg, threads=1), seed=job.seed, record=job.record,
-                     progress=tick if _progress_queue is not None else None)
-    if _progress_queue is not None and pending:
-        _progress_queue.put(pending)
+                     cfg=replace(cfg, threads=1), seed=job.seed, record=job.record, progress=progress)
     logits, emb = predict(model, to_tensor(images[job.predict_rows]), embed=job.embed)
     return JobResult(job.name, logits, emb, dyn.p_label if dyn else None, dyn.margin if dyn else None)
 
@@ -83,38 +66,81 @@ def default_workers() -> int:
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
 
 
+def _assign(jobs: list[ModelJob], workers: int) -> list[list[ModelJob]]:
+    """Longest-processing-time-first: each job goes to the least-loaded worker."""
+    buckets: list[list[ModelJob]] = [[] for _ in range(workers)]
+    load = [0] * workers
+    for job in sorted(jobs, key=lambda j: -len(j.train_rows)):
+        w = load.index(min(load))
+        buckets[w].append(job)
+        load[w] += len(job.train_rows)
+    return [b for b in buckets if b]
+
+
 def run_jobs(jobs: list[ModelJob], images_path: Path, *, n_classes: int, cfg: TrainConfig,
-             workers: int | None = None, progress: Callable[[int], None] | None = None) -> dict[str, JobResult]:
-    """Run every job; results by job name. ``progress`` receives trained-sample counts."""
+             workers: int | None = None,
+             progress: Callable[[int], None] | None = None) -> dict[str, JobResult]:
+    """Run every job in ``workers`` fresh interpreters (``python -m greyzone.model.jobs``); results by name.
+
+    Fresh interpreters rather than multiprocessing: fork after OpenMP has started can deadlock, and spawn
+    re-imports the caller's ``__main__``, which breaks scripts without a ``__main__`` guard.
+    ``progress`` receives trained-sample counts.
+    """
     workers = min(workers or default_workers(), len(jobs))
-    if workers <= 1:
-        _init_worker(None)
-        out = {}
-        for job in jobs:
-            out[job.name] = run_job(job, str(images_path), n_classes, cfg)
-            if progress:
-                progress(len(job.train_rows) * cfg.epochs)
-        return out
-    ctx = mp.get_context("spawn")  # fork after torch/OpenMP initialisation can deadlock
-    q = ctx.Queue() if progress else None
-    # Longest jobs first so the pool finishes together.
-    ordered = sorted(jobs, key=lambda j: -len(j.train_rows))
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker, initargs=(q,)) as pool:
-        futures: set[Future] = {pool.submit(run_job, j, str(images_path), n_classes, cfg) for j in ordered}
+    with tempfile.TemporaryDirectory(prefix="greyzone-train-") as tmp:
+        procs = []
+        for w, bucket in enumerate(_assign(jobs, workers)):
+            spec = Path(tmp) / f"worker{w}.pkl"
+            with open(spec, "wb") as f:
+                pickle.dump((bucket, str(images_path), n_classes, cfg), f)
+            proc = subprocess.Popen([sys.executable, "-m", "greyzone.model.jobs", str(spec)],
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            reader = threading.Thread(target=_relay, args=(proc.stdout, progress), daemon=True)
+            reader.start()
+            procs.append((proc, spec, reader))
         results: dict[str, JobResult] = {}
-        while futures:
-            done, futures = wait(futures, timeout=0.2, return_when=FIRST_COMPLETED)
-            for f in done:
-                r = f.result()
-                results[r.name] = r
-            _drain(q, progress)
-        _drain(q, progress)
+        for proc, spec, reader in procs:
+            stderr = proc.stderr.read()  # type: ignore[union-attr]
+            proc.wait()
+            reader.join()
+            if proc.returncode != 0:
+                for other, _, _ in procs:
+                    other.kill()
+                raise RuntimeError(f"training worker failed (exit {proc.returncode}):\n{stderr[-4000:]}")
+            with open(spec.with_suffix(".out"), "rb") as f:
+                for r in pickle.load(f):
+                    results[r.name] = r
     return results
 
 
-def _drain(q: mp.Queue | None, progress: Callable[[int], None] | None) -> None:
-    while q is not None and progress is not None:
-        try:
-            progress(q.get_nowait())
-        except queue.Empty:
-            return
+def _relay(stream, progress: Callable[[int], None] | None) -> None:
+    for line in stream:
+        if progress is not None and line.startswith("progress "):
+            progress(int(line.split()[1]))
+
+
+def _worker_main(spec_path: str) -> None:
+    with open(spec_path, "rb") as f:
+        jobs, images_path, n_classes, cfg = pickle.load(f)
+    pending = 0
+
+    def tick(n: int) -> None:  # report in chunks to keep the pipe quiet
+        nonlocal pending
+        pending += n
+        if pending >= 4096:
+            print(f"progress {pending}", flush=True)
+            pending = 0
+
+    results = [run_job(job, images_path, n_classes, cfg, progress=tick) for job in jobs]
+    print(f"progress {pending}", flush=True)
+    out = Path(spec_path).with_suffix(".out")
+    with open(out.with_suffix(".tmp"), "wb") as f:
+        pickle.dump(results, f)
+    os.replace(out.with_suffix(".tmp"), out)
+
+
+if __name__ == "__main__":
+    # Import under the package name so pickled ModelJob/JobResult refer to greyzone.model.jobs, not __main__.
+    from greyzone.model.jobs import _worker_main as worker_main
+
+    worker_main(sys.argv[1])

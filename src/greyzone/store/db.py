@@ -66,6 +66,11 @@ MIGRATIONS: list[tuple[str, str]] = [
                       WHERE d2.sid = d.sid AND d2.source = d.source AND d2.action != 'undo'
                         AND NOT EXISTS (SELECT 1 FROM decisions u2 WHERE u2.undoes = d2.id));
     """),
+    # The effective_decisions view looks up "is this row undone?" per row; without this index it is
+    # quadratic in the log length (0.66 s at 1,700 rows, 7.5 ms with it).
+    ("0002_index_undoes", """
+    CREATE INDEX decisions_undoes ON decisions (undoes);
+    """),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

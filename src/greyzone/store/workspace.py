@@ -306,20 +306,31 @@ class Workspace:
     def undo(self, sid: int, *, source: str = "human", author: str | None = None,
              con: sqlite3.Connection | None = None) -> int | None:
         """Revert the sample's decision in force (of ``source``) with a new ``undo`` row; None if none."""
+        return self.undo_many([sid], source=source, author=author, con=con)[0]
+
+    def undo_many(self, sids: Iterable[int], *, source: str = "human", author: str | None = None,
+                  con: sqlite3.Connection | None = None) -> list[int | None]:
+        """:meth:`undo` for many samples in one transaction (one fsync); ids in order, None where nothing."""
+        sids = [int(s) for s in sids]
         con = con or self._con
+        author = author or default_author()
+        stamp = now()
         con.execute("BEGIN IMMEDIATE")
         try:
-            self._check_sids(con, [int(sid)])
-            row = con.execute("SELECT id FROM effective_decisions WHERE sid = ? AND source = ?",
-                              (int(sid), source)).fetchone()
-            if row is None:
-                con.execute("ROLLBACK")
-                return None
-            cur = con.execute(
-                "INSERT INTO decisions (sid, action, source, author, created_at, undoes) "
-                "VALUES (?, 'undo', ?, ?, ?, ?)", (int(sid), source, author or default_author(), now(), row[0]))
+            self._check_sids(con, sids)
+            out: list[int | None] = []
+            for sid in sids:
+                row = con.execute("SELECT id FROM effective_decisions WHERE sid = ? AND source = ?",
+                                  (sid, source)).fetchone()
+                if row is None:
+                    out.append(None)
+                    continue
+                cur = con.execute(
+                    "INSERT INTO decisions (sid, action, source, author, created_at, undoes) "
+                    "VALUES (?, 'undo', ?, ?, ?, ?)", (sid, source, author, stamp, row[0]))
+                out.append(int(cur.lastrowid))
             con.execute("COMMIT")
-            return int(cur.lastrowid)
+            return out
         except BaseException:
             if con.in_transaction:
                 con.execute("ROLLBACK")

@@ -1,0 +1,1 @@
+"""One router per resource: samples (meta, columns, detail), images, decisions, export."""

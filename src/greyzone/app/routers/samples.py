@@ -1,0 +1,75 @@
+"""Samples: workspace metadata, the columnar map/score data, and one sample's detail."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from fastapi import APIRouter, Request, Response
+
+from greyzone.app.routers.decisions import history_rows
+from greyzone.app.state import PROJECTION_COLUMNS, STATUS_NAMES, Con, State, decision_state
+
+router = APIRouter(prefix="/api", tags=["samples"])
+
+
+def _not_modified(request: Request, etag: str) -> bool:
+    return request.headers.get("if-none-match") == etag
+
+
+@router.get("/meta")
+def meta(state: State) -> dict:
+    ws = state.ws
+    split = state.scores.split.to_numpy()
+    return {
+        "dataset": ws.dataset, "workspace": str(ws.path), "classes": list(ws.classes),
+        "idk_label": ws.idk_label, "idk_name": ws.label_name(ws.idk_label), "n": state.n,
+        "author": state.author,
+        "splits": {s: int((split == s).sum()) for s in ws.splits}, "status_names": STATUS_NAMES,
+        "image_shape": list(state.images.shape[1:]), "version": state.version,
+    }
+
+
+@router.get("/columns", response_class=Response,
+            responses={200: {"content": {"application/octet-stream": {}}}})
+def columns(request: Request, state: State) -> Response:
+    """All score columns and map coordinates as typed arrays (binary, see ``greyzone.app.columnar``)."""
+    etag = f'"cols-{state.version}"'
+    headers = {"ETag": etag, "Cache-Control": "no-cache"}
+    if _not_modified(request, etag):
+        return Response(status_code=304, headers=headers)
+    return Response(state.columns_blob, media_type="application/octet-stream", headers=headers)
+
+
+def _clean(value):
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+@router.get("/samples/{sid}")
+def sample(sid: int, state: State, con: Con) -> dict:
+    """One sample: labels, top-3 probabilities, every score, nearest neighbours and its decision history."""
+    state.check_sid(sid)
+    row = state.scores.iloc[sid]
+    probs = np.asarray(state.probs[sid], dtype=np.float64)
+    top = np.argsort(-probs, kind="stable")[:3]
+    nb_sids, nb_sims = state.neighbours.kneighbors(sid)
+    status, curated = decision_state(con, state.labels, state.ws.idk_label, [sid])
+    skip = {"sid", "split", "index", "label", "pred", "suggested_label", *PROJECTION_COLUMNS}
+    return {
+        "sid": sid, "split": row["split"], "index": int(row["index"]),
+        "label": int(row["label"]), "label_name": state.label_name(row["label"]),
+        "pred": int(row["pred"]), "pred_name": state.label_name(row["pred"]),
+        "suggested_label": _clean(row.get("suggested_label")),
+        "top": [{"label": int(c), "name": state.label_name(c), "p": float(probs[c])} for c in top],
+        "scores": {k: _clean(row[k]) for k in state.scores.columns if k not in skip},
+        "status": STATUS_NAMES[int(status[0])], "curated": int(curated[0]),
+        "curated_name": state.label_name(int(curated[0])),
+        "neighbours": [{"sid": int(s), "similarity": round(float(v), 4), "label": int(state.labels[s]),
+                        "label_name": state.label_name(state.labels[s])} for s, v in zip(nb_sids, nb_sims,
+                                                                                           strict=True)],
+        "history": history_rows(state, con, sid=sid, limit=50),
+    }

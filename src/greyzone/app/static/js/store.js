@@ -1,0 +1,126 @@
+// Client-side data: every column as a typed array (loaded once), the decision state per sample, and queries
+// (filter + sort) that run over those arrays without asking the server.
+
+import { getColumns, getJSON } from './api.js';
+
+export const NONE = 0, PROPOSED = 1, KEPT = 2, IDK = 3, RELABELLED = 4;
+export const STATUS_COLOURS = ['#4b5360', '#f0a530', '#3fb950', '#c297ff', '#58a6ff'];
+export const CLASS_COLOURS = ['#4e79a7', '#f28e2b', '#e15759', '#76b7b2', '#59a14f', '#edc948', '#b07aa1',
+  '#ff9da7', '#9c755f', '#bab0ac', '#17becf', '#bcbd22', '#e377c2', '#8c564b', '#7f7f7f'];
+export const IDK_COLOUR = '#ffffff';
+
+export const S = {
+  meta: null, header: null, cols: null, n: 0,
+  status: null, curated: null, lastId: 0,
+};
+
+export async function load() {
+  const [meta, columns, state] = await Promise.all([
+    getJSON('/api/meta'), getColumns('/api/columns'), getColumns('/api/state')]);
+  S.meta = meta;
+  S.header = columns.header;
+  S.cols = columns.cols;
+  S.n = columns.header.n;
+  setState(state);
+}
+
+function setState({ header, cols }) {
+  S.status = cols.status;
+  S.curated = cols.curated;
+  S.lastId = header.last_id;
+}
+
+/** Re-read the whole decision state (after another tab decided); returns whether anything changed. */
+export async function refreshState() {
+  const state = await getColumns('/api/state');
+  const { status, curated } = state.cols;
+  let changed = false;
+  for (let i = 0; i < S.n && !changed; i++) {
+    if (status[i] !== S.status[i] || curated[i] !== S.curated[i]) changed = true;
+  }
+  setState(state);
+  return changed;
+}
+
+/** Apply the ``state`` object a decision or undo response carries. */
+export function applyState(st) {
+  st.sids.forEach((sid, i) => { S.status[sid] = st.status[i]; S.curated[sid] = st.curated[i]; });
+}
+
+export const className = (c) => (c === S.meta.idk_label ? S.meta.idk_name : (S.meta.classes[c] ?? '?'));
+export const classColour = (c) => (c === S.meta.idk_label ? IDK_COLOUR : CLASS_COLOURS[c % CLASS_COLOURS.length]);
+export const splitCode = (split) => (split === 'all' ? -1 : S.header.categories.split.indexOf(split));
+export const isProposed = (i) => (S.cols.idk_proposed ? S.cols.idk_proposed[i] === 1 : S.status[i] === PROPOSED);
+export const scoreDirection = (name) => S.header.score_help[name]?.direction ?? 1;
+
+function statusOk(filter, i) {
+  const st = S.status[i];
+  switch (filter) {
+    case 'undecided': return st < KEPT;
+    case 'decided': return st >= KEPT;
+    case 'proposed': return st === PROPOSED;
+    case 'idk': return S.curated[i] === S.meta.idk_label;
+    case 'relabelled': return st === RELABELLED;
+    case 'kept': return st === KEPT;
+    case 'disagree': return S.cols.label[i] !== S.cols.pred[i];
+    case 'issue': return S.cols.label_issue ? S.cols.label_issue[i] === 1 : false;
+    default: return true;
+  }
+}
+
+/**
+ * The sids to list: ``source`` ('queue' = proposed IDK, 'all', 'selection'), narrowed by split and filters,
+ * sorted by a score (NaN last, ties by sid).
+ */
+export function query(q) {
+  const c = S.cols;
+  const code = splitCode(q.split);
+  const out = [];
+  const consider = (i) => {
+    if (code >= 0 && c.split[i] !== code) return;
+    if (q.source === 'queue' && !isProposed(i)) return;
+    if (q.label >= 0 && c.label[i] !== q.label) return;
+    if (q.pred >= 0 && c.pred[i] !== q.pred) return;
+    if (q.status !== 'any' && !statusOk(q.status, i)) return;
+    if (q.range.col) {
+      const v = c[q.range.col][i];
+      if (!(v >= q.range.min) || !(v <= q.range.max)) return;
+    }
+    out.push(i);
+  };
+  if (q.source === 'selection' && q.selection) q.selection.forEach(consider);
+  else for (let i = 0; i < S.n; i++) consider(i);
+  const list = Int32Array.from(out);
+  if (q.sort === 'sid') {
+    list.sort();
+    if (q.desc) list.reverse();
+    return list;
+  }
+  const v = c[q.sort];
+  const sign = q.desc ? -1 : 1;
+  const arr = Array.from(list);
+  arr.sort((a, b) => {
+    const x = v[a], y = v[b];
+    const nx = Number.isNaN(x), ny = Number.isNaN(y);
+    if (nx || ny) return nx === ny ? a - b : (nx ? 1 : -1);
+    return x === y ? a - b : (x < y ? -sign : sign);
+  });
+  return Int32Array.from(arr);
+}
+
+/** Range of a column over the finite values (for placeholders). */
+export function extent(name, code) {
+  const v = S.cols[name];
+  let lo = Infinity, hi = -Infinity;
+  for (let i = 0; i < S.n; i++) {
+    if (code >= 0 && S.cols.split[i] !== code) continue;
+    const x = v[i];
+    if (x < lo) lo = x;
+    if (x > hi) hi = x;
+  }
+  return [lo, hi];
+}
+
+export const fmt = (x) => (x === null || x === undefined || Number.isNaN(x) ? '–'
+  : typeof x === 'boolean' ? (x ? 'yes' : 'no')
+    : Number.isInteger(x) ? String(x) : Math.abs(x) >= 100 ? x.toFixed(1) : x.toFixed(3));
