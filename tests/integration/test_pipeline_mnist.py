@@ -15,14 +15,35 @@ from greyzone.sources import load_imagefolder
 pytestmark = pytest.mark.mnist
 
 SMALL = dict(limit=400, folds=2, train=TrainConfig(epochs=1), umap=False, progress=False)
-COLUMNS = ["split", "index", "label", "pred", "confidence", "hardness", "mistakenness", "uniqueness",
-           "representativeness", "label_issue", "suggested_label", "idk_score", "idk_proposed", "pca_x", "pca_y",
-           "umap_x", "umap_y"]
+COLUMNS = [
+    "split",
+    "index",
+    "label",
+    "pred",
+    "confidence",
+    "hardness",
+    "mistakenness",
+    "uniqueness",
+    "representativeness",
+    "label_issue",
+    "suggested_label",
+    "idk_score",
+    "idk_proposed",
+    "pca_x",
+    "pca_y",
+    "umap_x",
+    "umap_y",
+]
 
 
 def tree_digest(root):
-    return hashlib.sha256(b"".join(p.relative_to(root).as_posix().encode() + p.read_bytes()
-                                   for p in sorted(root.rglob("*")) if p.is_file())).hexdigest()
+    return hashlib.sha256(
+        b"".join(
+            p.relative_to(root).as_posix().encode() + p.read_bytes()
+            for p in sorted(root.rglob("*"))
+            if p.is_file()
+        )
+    ).hexdigest()
 
 
 @pytest.fixture(scope="module")
@@ -73,6 +94,14 @@ def test_rerun_reuses_finished_stages(ws):
 
 
 def test_export_can_be_curated_again(ws, tmp_path):
-    again = greyzone.run(workspace=str(tmp_path / "re"), dataset="imagefolder", data_dir=str(ws.path / "export"),
-                         folds=2, train=TrainConfig(epochs=1), umap=False, export=False, progress=False)
+    again = greyzone.run(
+        workspace=str(tmp_path / "re"),
+        dataset="imagefolder",
+        data_dir=str(ws.path / "export"),
+        folds=2,
+        train=TrainConfig(epochs=1),
+        umap=False,
+        export=False,
+        progress=False,
+    )
     assert again.classes[-1] == "IDK" and len(again.samples()) == 800

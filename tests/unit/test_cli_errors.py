@@ -23,8 +23,11 @@ runner = CliRunner()
 
 
 def snapshot(root):
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file() and not p.name.endswith(("-wal", "-shm"))}
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and not p.name.endswith(("-wal", "-shm"))
+    }
 
 
 @pytest.fixture
@@ -41,7 +44,7 @@ def idx_dir(tmp_path, *, n_train=6, n_labels=6, magic=MAGIC_IMAGES, truncate=0):
     d = tmp_path / "idx"
     d.mkdir()
     rng = np.random.default_rng(0)
-    for split, (img, lbl) in FILES.items():
+    for _split, (img, lbl) in FILES.items():
         raw = idx_bytes(rng.integers(0, 256, (n_train, 28, 28)), magic)
         (d / img).write_bytes(raw[: len(raw) - truncate])
         (d / lbl).write_bytes(idx_bytes(np.arange(n_labels) % 10, MAGIC_LABELS))
@@ -63,8 +66,11 @@ def check_run_fails(workspace, data_args, expected):
 
 def test_truncated_idx(workspace, tmp_path):
     d = idx_dir(tmp_path, truncate=100)
-    check_run_fails(workspace, ["--dataset", "fashion-mnist", "--data-dir", d],
-                    f"{d / 'train-images-idx3-ubyte'}: IDX file truncated")
+    check_run_fails(
+        workspace,
+        ["--dataset", "fashion-mnist", "--data-dir", d],
+        f"{d / 'train-images-idx3-ubyte'}: IDX file truncated",
+    )
 
 
 def test_wrong_magic(workspace, tmp_path):
@@ -79,35 +85,46 @@ def test_count_mismatch(workspace, tmp_path):
 
 def test_checksum_mismatch(workspace, tmp_path):
     d = idx_dir(tmp_path)  # valid IDX files, but not the real MNIST bytes
-    check_run_fails(workspace, ["--dataset", "mnist", "--data-dir", d],
-                    "SHA-256 of the uncompressed bytes is")
+    check_run_fails(
+        workspace, ["--dataset", "mnist", "--data-dir", d], "SHA-256 of the uncompressed bytes is"
+    )
 
 
 def test_non_image_file(workspace, tmp_path, rng):
     make_tree(tmp_path / "tree", {"train": {"0": ["1", "2"]}}, rng)
     (tmp_path / "tree" / "train" / "0" / "x.csv").write_text("a,b")
-    check_run_fails(workspace, ["--dataset", "imagefolder", "--data-dir", tmp_path / "tree"],
-                    "x.csv: not an image file")
+    check_run_fails(
+        workspace, ["--dataset", "imagefolder", "--data-dir", tmp_path / "tree"], "x.csv: not an image file"
+    )
 
 
 def test_unreadable_image(workspace, tmp_path, rng):
     make_tree(tmp_path / "tree", {"train": {"0": ["1", "2"]}}, rng)
     (tmp_path / "tree" / "train" / "0" / "3.png").write_bytes(b"garbage")
-    check_run_fails(workspace, ["--dataset", "imagefolder", "--data-dir", tmp_path / "tree"],
-                    "3.png: not a readable PNG/JPEG image")
+    check_run_fails(
+        workspace,
+        ["--dataset", "imagefolder", "--data-dir", tmp_path / "tree"],
+        "3.png: not a readable PNG/JPEG image",
+    )
 
 
 def test_empty_class_folder(workspace, tmp_path, rng):
     make_tree(tmp_path / "tree", {"train": {"0": ["1", "2"]}}, rng)
     (tmp_path / "tree" / "train" / "5").mkdir()
-    check_run_fails(workspace, ["--dataset", "imagefolder", "--data-dir", tmp_path / "tree"],
-                    "train/5: empty class folder")
+    check_run_fails(
+        workspace,
+        ["--dataset", "imagefolder", "--data-dir", tmp_path / "tree"],
+        "train/5: empty class folder",
+    )
 
 
 def test_unknown_split(workspace, tmp_path, rng):
     make_tree(tmp_path / "tree", {"train": {"0": ["1"]}, "dev": {"0": ["1"]}}, rng)
-    check_run_fails(workspace, ["--dataset", "imagefolder", "--data-dir", tmp_path / "tree"],
-                    "unknown split folder(s) dev")
+    check_run_fails(
+        workspace,
+        ["--dataset", "imagefolder", "--data-dir", tmp_path / "tree"],
+        "unknown split folder(s) dev",
+    )
 
 
 def test_unknown_dataset(workspace):
@@ -116,8 +133,11 @@ def test_unknown_dataset(workspace):
 
 def test_other_dataset_in_existing_workspace(workspace, tmp_path, rng):
     make_tree(tmp_path / "tree", {"train": {"0": ["1", "2"]}}, rng)
-    check_run_fails(workspace, ["--dataset", "imagefolder", "--data-dir", tmp_path / "tree"],
-                    "holds dataset 'tiny' with 9 samples")
+    check_run_fails(
+        workspace,
+        ["--dataset", "imagefolder", "--data-dir", tmp_path / "tree"],
+        "holds dataset 'tiny' with 9 samples",
+    )
 
 
 def test_incompatible_workspace_version(workspace):

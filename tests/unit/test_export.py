@@ -16,14 +16,26 @@ from tests.unit.test_store import tiny_dataset
 def ws(tmp_path):
     ws = Workspace.create(tmp_path / "ws", tiny_dataset())
     s = ws.samples()
-    ws.write_scores(pd.DataFrame({"sid": s.sid, "split": s.split, "index": s["index"], "label": s.label,
-                                  "idk_score": np.linspace(0, 1, len(s))}))
+    ws.write_scores(
+        pd.DataFrame(
+            {
+                "sid": s.sid,
+                "split": s.split,
+                "index": s["index"],
+                "label": s.label,
+                "idk_score": np.linspace(0, 1, len(s)),
+            }
+        )
+    )
     return ws
 
 
 def digest(root):
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 def test_layout_manifest_and_round_trip(ws):

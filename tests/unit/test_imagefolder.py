@@ -21,8 +21,11 @@ def make_tree(root, spec, rng, *, size=(28, 28), mode="L"):
 
 
 def test_reads_tree_with_numeric_stems_as_index(tmp_path, rng):
-    pixels = make_tree(tmp_path, {"train": {"0": ["00003", "00000"], "1": ["00001"], "IDK": ["00002"]},
-                                  "test": {"1": ["00000"]}}, rng)
+    pixels = make_tree(
+        tmp_path,
+        {"train": {"0": ["00003", "00000"], "1": ["00001"], "IDK": ["00002"]}, "test": {"1": ["00000"]}},
+        rng,
+    )
     ds = load_imagefolder(tmp_path)
     assert ds.classes == ("0", "1", "IDK")
     tr = ds.splits["train"]
@@ -33,7 +36,9 @@ def test_reads_tree_with_numeric_stems_as_index(tmp_path, rng):
 
 def test_rgb_and_jpeg_are_read_as_grey(tmp_path, rng):
     make_tree(tmp_path, {"train": {"a": ["x", "y"], "b": ["z"]}}, rng, mode="RGB")
-    Image.fromarray(rng.integers(0, 256, (28, 28, 3), dtype=np.uint8)).save(tmp_path / "train" / "b" / "w.jpg")
+    Image.fromarray(rng.integers(0, 256, (28, 28, 3), dtype=np.uint8)).save(
+        tmp_path / "train" / "b" / "w.jpg"
+    )
     ds = load_dataset("imagefolder", tmp_path)
     assert ds.splits["train"].images.shape == (4, 28, 28)
     assert ds.splits["train"].index.tolist() == [0, 1, 2, 3]  # non-numeric stems: sorted position

@@ -18,8 +18,10 @@ def fake_mnist(tmp_path, monkeypatch):
     shas = {}
     for split, (img, lbl) in mnist.FILES.items():
         n = 6 if split == "train" else 3
-        for name, raw in ((img, idx_bytes(rng.integers(0, 256, (n, 28, 28)), MAGIC_IMAGES)),
-                          (lbl, idx_bytes(np.arange(n) % 10, MAGIC_LABELS))):
+        for name, raw in (
+            (img, idx_bytes(rng.integers(0, 256, (n, 28, 28)), MAGIC_IMAGES)),
+            (lbl, idx_bytes(np.arange(n) % 10, MAGIC_LABELS)),
+        ):
             (tmp_path / name).write_bytes(raw)
             shas[name] = hashlib.sha256(raw).hexdigest()
     monkeypatch.setattr(mnist, "SHA256", shas)

@@ -12,8 +12,12 @@ def tiny_dataset(n_train=6, n_test=3, seed=0) -> Dataset:
     rng = np.random.default_rng(seed)
 
     def split(name, n):
-        return Split(name, rng.integers(0, 256, (n, 28, 28), dtype=np.uint8), np.arange(n) % 3,
-                     np.arange(n, dtype=np.int64))
+        return Split(
+            name,
+            rng.integers(0, 256, (n, 28, 28), dtype=np.uint8),
+            np.arange(n) % 3,
+            np.arange(n, dtype=np.int64),
+        )
 
     return Dataset("tiny", ("a", "b", "c"), {"train": split("train", n_train), "test": split("test", n_test)})
 

@@ -44,14 +44,14 @@ class **IDK**. `manifest.csv` lists every image with its original and curated la
 
 ## How it was curated
 
-1. A LeNet-5 was trained with {cfg.get('folds', '?')}-fold cross-fitting ({train.get('epochs', '?')} epochs,
-   seed {cfg.get('seed', '?')}), so every training image was scored by a model that never saw it; test images
+1. A LeNet-5 was trained with {cfg.get("folds", "?")}-fold cross-fitting ({train.get("epochs", "?")} epochs,
+   seed {cfg.get("seed", "?")}), so every training image was scored by a model that never saw it; test images
    were scored by the mean of the fold models.
 2. greyzone computed hardness, mistakenness, uniqueness, representativeness, confident-learning label issues
    and training dynamics, and combined them into an `idk_score`.
 3. Auto proposals ({auto_idk} images, policy in the greyzone README) were
-   {'included' if include_proposals else 'NOT included (--no-proposals)'}; human decisions override them
-   (human decisions in force: {', '.join(f'{k}={v}' for k, v in sorted(human.items())) or 'none'}).
+   {"included" if include_proposals else "NOT included (--no-proposals)"}; human decisions override them
+   (human decisions in force: {", ".join(f"{k}={v}" for k, v in sorted(human.items())) or "none"}).
 4. Pixels are the original 8-bit values, stored losslessly as PNG.
 
 Made with greyzone {__version__}. Source: {ws.dataset}.

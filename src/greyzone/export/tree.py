@@ -40,9 +40,14 @@ def _png_bytes_writer(images: np.ndarray, paths: list[Path], sids: np.ndarray) -
         Image.fromarray(np.asarray(images[sid]), mode="L").save(path, format="PNG", compress_level=6)
 
 
-def write_export(ws: Workspace, *, dest: Path | None = None, include_proposals: bool = True,
-                 progress: Callable[[int], None] | None = None) -> dict:
-    """Write the curated dataset to ``dest`` (default ``<workspace>/export``); return counts per split/class."""
+def write_export(
+    ws: Workspace,
+    *,
+    dest: Path | None = None,
+    include_proposals: bool = True,
+    progress: Callable[[int], None] | None = None,
+) -> dict:
+    """Write the curated dataset to ``dest`` (default ``<workspace>/export``); return counts."""
     dest = Path(dest) if dest is not None else ws.path / "export"
     curated = ws.curated(include_proposals=include_proposals)
     try:
@@ -67,11 +72,16 @@ def write_export(ws: Workspace, *, dest: Path | None = None, include_proposals: 
                 list(pool.map(lambda ix: _png_bytes_writer(images, [paths[i] for i in ix], sids[ix]), parts))
                 if progress:
                     progress(len(sids[chunk]))
-        manifest = pd.DataFrame({
-            "split": curated.split, "index": curated["index"],
-            "original_label": [ws.label_name(i) for i in curated.original_label],
-            "curated_label": [ws.label_name(i) for i in curated.curated_label],
-            "decided_by": curated.decided_by, "idk_score": np.round(idk_score, 6)})
+        manifest = pd.DataFrame(
+            {
+                "split": curated.split,
+                "index": curated["index"],
+                "original_label": [ws.label_name(i) for i in curated.original_label],
+                "curated_label": [ws.label_name(i) for i in curated.curated_label],
+                "decided_by": curated.decided_by,
+                "idk_score": np.round(idk_score, 6),
+            }
+        )
         manifest.to_csv(tmp / "manifest.csv", index=False)
         counts = count_table(manifest)
         (tmp / "README.md").write_text(dataset_card(ws, counts, include_proposals=include_proposals))
@@ -81,15 +91,20 @@ def write_export(ws: Workspace, *, dest: Path | None = None, include_proposals: 
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return {"path": str(dest), "counts": counts.to_dict(orient="index"),
-            "decided_by": curated.decided_by.value_counts().to_dict()}
+    return {
+        "path": str(dest),
+        "counts": counts.to_dict(orient="index"),
+        "decided_by": curated.decided_by.value_counts().to_dict(),
+    }
 
 
 def count_table(manifest: pd.DataFrame) -> pd.DataFrame:
     """Rows = split, columns = curated class names (IDK last), values = image counts."""
     t = pd.crosstab(manifest.split, manifest.curated_label)
-    cols = sorted((c for c in t.columns if c != IDK_NAME), key=lambda c: (not c.isdigit(), int(c) if c.isdigit()
-                                                                          else 0, c))
+    cols = sorted(
+        (c for c in t.columns if c != IDK_NAME),
+        key=lambda c: (not c.isdigit(), int(c) if c.isdigit() else 0, c),
+    )
     return t.reindex(columns=cols + [IDK_NAME], fill_value=0)
 
 
@@ -103,16 +118,22 @@ def _validate(root: Path, curated: pd.DataFrame, images: np.ndarray, names: list
     for split, part in curated.groupby("split", sort=False):
         s = ds.splits.get(split)
         if s is None or len(s) != len(part):
-            raise ExportError(f"export validation failed: {root / split} has {0 if s is None else len(s)} images, "
-                              f"store has {len(part)}")
+            raise ExportError(
+                f"export validation failed: {root / split} has {0 if s is None else len(s)} images, "
+                f"store has {len(part)}"
+            )
         part = part.sort_values("index")
         if not np.array_equal(s.index, part["index"].to_numpy()):
-            raise ExportError(f"export validation failed: sample indices in {root / split} differ from the store")
+            raise ExportError(
+                f"export validation failed: sample indices in {root / split} differ from the store"
+            )
         got = np.array([by_name[ds.classes[lbl]] for lbl in s.labels])
         if not np.array_equal(got, part.curated_label.to_numpy()):
             bad = int(np.flatnonzero(got != part.curated_label.to_numpy())[0])
-            raise ExportError(f"export validation failed: {root / split} sample {s.index[bad]} is in "
-                              f"{ds.classes[s.labels[bad]]!r}, store says {names[part.curated_label.iloc[bad]]!r}")
+            raise ExportError(
+                f"export validation failed: {root / split} sample {s.index[bad]} is in "
+                f"{ds.classes[s.labels[bad]]!r}, store says {names[part.curated_label.iloc[bad]]!r}"
+            )
         if not np.array_equal(s.images, images[part.sid.to_numpy()]):
             raise ExportError(f"export validation failed: pixels in {root / split} differ from the store")
 

@@ -47,8 +47,13 @@ class JobResult:
     margin: np.ndarray | None
 
 
-def run_job(job: ModelJob, images_path: str, n_classes: int, cfg: TrainConfig,
-            progress: Callable[[int], None] | None = None) -> JobResult:
+def run_job(
+    job: ModelJob,
+    images_path: str,
+    n_classes: int,
+    cfg: TrainConfig,
+    progress: Callable[[int], None] | None = None,
+) -> JobResult:
     """Train and predict one model, single-threaded."""
     import torch
 
@@ -56,8 +61,15 @@ def run_job(job: ModelJob, images_path: str, n_classes: int, cfg: TrainConfig,
 
     torch.set_num_threads(1)
     images = np.load(images_path, mmap_mode="r")
-    model, dyn = fit(to_tensor(images[job.train_rows]), job.labels, n_classes=n_classes,
-                     cfg=replace(cfg, threads=1), seed=job.seed, record=job.record, progress=progress)
+    model, dyn = fit(
+        to_tensor(images[job.train_rows]),
+        job.labels,
+        n_classes=n_classes,
+        cfg=replace(cfg, threads=1),
+        seed=job.seed,
+        record=job.record,
+        progress=progress,
+    )
     logits, emb = predict(model, to_tensor(images[job.predict_rows]), embed=job.embed)
     return JobResult(job.name, logits, emb, dyn.p_label if dyn else None, dyn.margin if dyn else None)
 
@@ -77,9 +89,15 @@ def _assign(jobs: list[ModelJob], workers: int) -> list[list[ModelJob]]:
     return [b for b in buckets if b]
 
 
-def run_jobs(jobs: list[ModelJob], images_path: Path, *, n_classes: int, cfg: TrainConfig,
-             workers: int | None = None,
-             progress: Callable[[int], None] | None = None) -> dict[str, JobResult]:
+def run_jobs(
+    jobs: list[ModelJob],
+    images_path: Path,
+    *,
+    n_classes: int,
+    cfg: TrainConfig,
+    workers: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> dict[str, JobResult]:
     """Run every job in ``workers`` fresh interpreters (``python -m greyzone.model.jobs``); results by name.
 
     Fresh interpreters rather than multiprocessing: fork after OpenMP has started can deadlock, and spawn
@@ -93,8 +111,12 @@ def run_jobs(jobs: list[ModelJob], images_path: Path, *, n_classes: int, cfg: Tr
             spec = Path(tmp) / f"worker{w}.pkl"
             with open(spec, "wb") as f:
                 pickle.dump((bucket, str(images_path), n_classes, cfg), f)
-            proc = subprocess.Popen([sys.executable, "-m", "greyzone.model.jobs", str(spec)],
-                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "greyzone.model.jobs", str(spec)],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
             reader = threading.Thread(target=_relay, args=(proc.stdout, progress), daemon=True)
             reader.start()
             procs.append((proc, spec, reader))

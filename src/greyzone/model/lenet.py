@@ -14,13 +14,17 @@ class LeNet5(nn.Module):
     def __init__(self, n_classes: int = 10) -> None:
         super().__init__()
         self.features = nn.Sequential(
-            nn.Conv2d(1, 6, 5, padding=2), nn.Tanh(),  # (B, 6, 28, 28)
-            nn.AvgPool2d(2),                            # (B, 6, 14, 14)
-            nn.Conv2d(6, 16, 5), nn.Tanh(),             # (B, 16, 10, 10)
-            nn.AvgPool2d(2),                            # (B, 16, 5, 5)
-            nn.Conv2d(16, 120, 5), nn.Tanh(),           # (B, 120, 1, 1)
-            nn.Flatten(),                               # (B, 120)
-            nn.Linear(120, EMBEDDING_DIM), nn.Tanh(),   # (B, 84)
+            nn.Conv2d(1, 6, 5, padding=2),
+            nn.Tanh(),  # (B, 6, 28, 28)
+            nn.AvgPool2d(2),  # (B, 6, 14, 14)
+            nn.Conv2d(6, 16, 5),
+            nn.Tanh(),  # (B, 16, 10, 10)
+            nn.AvgPool2d(2),  # (B, 16, 5, 5)
+            nn.Conv2d(16, 120, 5),
+            nn.Tanh(),  # (B, 120, 1, 1)
+            nn.Flatten(),  # (B, 120)
+            nn.Linear(120, EMBEDDING_DIM),
+            nn.Tanh(),  # (B, 84)
         )
         self.head = nn.Linear(EMBEDDING_DIM, n_classes)  # (B, n_classes)
 

@@ -44,9 +44,17 @@ class Dynamics:
     margin: np.ndarray  # (N, E) float32: z_label − max_{j≠label} z_j
 
 
-def fit(x: torch.Tensor, labels: np.ndarray, *, n_classes: int, cfg: TrainConfig, seed: int,
-        class_weight: torch.Tensor | None = None, progress: Progress | None = None,
-        record: bool = False) -> tuple[LeNet5, Dynamics | None]:
+def fit(
+    x: torch.Tensor,
+    labels: np.ndarray,
+    *,
+    n_classes: int,
+    cfg: TrainConfig,
+    seed: int,
+    class_weight: torch.Tensor | None = None,
+    progress: Progress | None = None,
+    record: bool = False,
+) -> tuple[LeNet5, Dynamics | None]:
     """Train a LeNet-5 with Adam on standardised inputs ``x`` (N, 1, 28, 28)."""
     _set_threads(cfg)
     torch.manual_seed(seed)
@@ -55,12 +63,16 @@ def fit(x: torch.Tensor, labels: np.ndarray, *, n_classes: int, cfg: TrainConfig
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     y = torch.from_numpy(np.asarray(labels, dtype=np.int64))
     n = len(y)
-    dyn = Dynamics(np.zeros((n, cfg.epochs), np.float32), np.zeros((n, cfg.epochs), np.float32)) if record else None
+    dyn = (
+        Dynamics(np.zeros((n, cfg.epochs), np.float32), np.zeros((n, cfg.epochs), np.float32))
+        if record
+        else None
+    )
     model.train()
     for epoch in range(cfg.epochs):
         order = torch.randperm(n, generator=gen)
         for start in range(0, n, cfg.batch_size):
-            idx = order[start:start + cfg.batch_size]
+            idx = order[start : start + cfg.batch_size]
             xb, yb = x[idx], y[idx]
             logits = model(xb)  # (B, C)
             loss = F.cross_entropy(logits, yb, weight=class_weight)
@@ -72,7 +84,9 @@ def fit(x: torch.Tensor, labels: np.ndarray, *, n_classes: int, cfg: TrainConfig
                     z = logits.detach()
                     z_label = z.gather(1, yb[:, None]).squeeze(1)
                     other = z.scatter(1, yb[:, None], float("-inf")).amax(1)
-                    dyn.p_label[idx.numpy(), epoch] = torch.softmax(z, 1).gather(1, yb[:, None]).squeeze(1).numpy()
+                    dyn.p_label[idx.numpy(), epoch] = (
+                        torch.softmax(z, 1).gather(1, yb[:, None]).squeeze(1).numpy()
+                    )
                     dyn.margin[idx.numpy(), epoch] = (z_label - other).numpy()
             if progress is not None:
                 progress(len(idx))
@@ -81,13 +95,14 @@ def fit(x: torch.Tensor, labels: np.ndarray, *, n_classes: int, cfg: TrainConfig
 
 
 @torch.no_grad()
-def predict(model: LeNet5, x: torch.Tensor, *, batch_size: int = 4096,
-            embed: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+def predict(
+    model: LeNet5, x: torch.Tensor, *, batch_size: int = 4096, embed: bool = False
+) -> tuple[np.ndarray, np.ndarray | None]:
     """Logits (N, C) float32 and, with ``embed``, the 84-d embeddings (N, 84) float32."""
     model.eval()
     logits, embs = [], []
     for start in range(0, len(x), batch_size):
-        e = model.embed(x[start:start + batch_size])
+        e = model.embed(x[start : start + batch_size])
         logits.append(model.head(e).numpy())
         if embed:
             embs.append(e.numpy())
@@ -118,7 +133,9 @@ def fold_assignment(labels: np.ndarray, folds: int, seed: int) -> np.ndarray:
     counts = np.bincount(labels)
     smallest = int(counts[counts > 0].min())
     if smallest < folds:
-        raise ValueError(f"a class has only {smallest} training samples, fewer than folds={folds}; lower --folds")
+        raise ValueError(
+            f"a class has only {smallest} training samples, fewer than folds={folds}; lower --folds"
+        )
     out = np.empty(len(labels), np.int64)
     skf = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     for k, (_, held) in enumerate(skf.split(np.zeros(len(labels)), labels)):
@@ -126,10 +143,20 @@ def fold_assignment(labels: np.ndarray, folds: int, seed: int) -> np.ndarray:
     return out
 
 
-def crossfit(images_path: Path, train_rows: np.ndarray, y_train: np.ndarray, test_rows: np.ndarray, *,
-             n_classes: int, folds: int, cfg: TrainConfig, seed: int, workers: int | None = None,
-             progress: Progress | None = None) -> CrossFit:
-    """Train K fold models (each on all folds but one) and the embedding model (on all train rows), in parallel.
+def crossfit(
+    images_path: Path,
+    train_rows: np.ndarray,
+    y_train: np.ndarray,
+    test_rows: np.ndarray,
+    *,
+    n_classes: int,
+    folds: int,
+    cfg: TrainConfig,
+    seed: int,
+    workers: int | None = None,
+    progress: Progress | None = None,
+) -> CrossFit:
+    """Train K fold models (each on all folds but one) and the embedding model (all train rows), in parallel.
 
     Fold model k has seed ``seed*1000 + k``; the embedding model ``seed*1000 + K``.
     """
@@ -137,10 +164,19 @@ def crossfit(images_path: Path, train_rows: np.ndarray, y_train: np.ndarray, tes
 
     fold = fold_assignment(y_train, folds, seed)
     n_rows = len(np.load(images_path, mmap_mode="r"))
-    jobs = [ModelJob(f"fold{k}", train_rows[fold != k], y_train[fold != k],
-                     np.concatenate([train_rows[fold == k], test_rows]), seed * 1000 + k) for k in range(folds)]
-    jobs.append(ModelJob("full", train_rows, y_train, np.arange(n_rows), seed * 1000 + folds, embed=True,
-                         record=True))
+    jobs = [
+        ModelJob(
+            f"fold{k}",
+            train_rows[fold != k],
+            y_train[fold != k],
+            np.concatenate([train_rows[fold == k], test_rows]),
+            seed * 1000 + k,
+        )
+        for k in range(folds)
+    ]
+    jobs.append(
+        ModelJob("full", train_rows, y_train, np.arange(n_rows), seed * 1000 + folds, embed=True, record=True)
+    )
     res = run_jobs(jobs, images_path, n_classes=n_classes, cfg=cfg, workers=workers, progress=progress)
     oof = np.zeros((len(y_train), n_classes), np.float32)
     test_probs = np.zeros((len(test_rows), n_classes), np.float32)
@@ -149,8 +185,9 @@ def crossfit(images_path: Path, train_rows: np.ndarray, y_train: np.ndarray, tes
         held = np.flatnonzero(fold == k)
         logits = res[f"fold{k}"].logits
         oof[held] = logits[: len(held)]
-        test_probs += softmax(logits[len(held):]) / folds
+        test_probs += softmax(logits[len(held) :]) / folds
         fold_acc.append(float((oof[held].argmax(1) == y_train[held]).mean()))
     full = res["full"]
-    return CrossFit(oof, test_probs, fold, fold_acc, full.logits, full.embeddings,
-                    Dynamics(full.p_label, full.margin))
+    return CrossFit(
+        oof, test_probs, fold, fold_acc, full.logits, full.embeddings, Dynamics(full.p_label, full.margin)
+    )

@@ -24,5 +24,13 @@ def load_dataset(name: str, data_dir: str | Path | None = None, **kwargs) -> Dat
     raise ValueError(f"unknown dataset {name!r} (expected one of {', '.join(DATASETS)})")
 
 
-__all__ = ["DATASETS", "SPLITS", "Dataset", "Split", "load_dataset", "load_fashion_mnist", "load_imagefolder",
-           "load_mnist"]
+__all__ = [
+    "DATASETS",
+    "SPLITS",
+    "Dataset",
+    "Split",
+    "load_dataset",
+    "load_fashion_mnist",
+    "load_imagefolder",
+    "load_mnist",
+]

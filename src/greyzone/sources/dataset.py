@@ -22,11 +22,14 @@ class Split:
     def __post_init__(self) -> None:
         n = len(self.images)
         if self.images.ndim != 3 or self.images.dtype != np.uint8:
-            raise ValueError(f"split {self.name!r}: images must be (N, H, W) uint8, got {self.images.shape} "
-                             f"{self.images.dtype}")
+            raise ValueError(
+                f"split {self.name!r}: images must be (N, H, W) uint8, got {self.images.shape} "
+                f"{self.images.dtype}"
+            )
         if self.labels.shape != (n,) or self.index.shape != (n,):
-            raise ValueError(f"split {self.name!r}: {n} images but {len(self.labels)} labels and "
-                             f"{len(self.index)} indices")
+            raise ValueError(
+                f"split {self.name!r}: {n} images but {len(self.labels)} labels and {len(self.index)} indices"
+            )
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -49,7 +52,9 @@ class Dataset:
     source: str = ""  # where it was read from, for the dataset card
 
     def head(self, limit: int | None) -> Dataset:
-        return Dataset(self.name, self.classes, {k: s.head(limit) for k, s in self.splits.items()}, self.source)
+        return Dataset(
+            self.name, self.classes, {k: s.head(limit) for k, s in self.splits.items()}, self.source
+        )
 
     @property
     def n_classes(self) -> int:

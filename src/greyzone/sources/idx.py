@@ -40,17 +40,21 @@ def parse_idx(raw: bytes, *, expect_magic: int, source: str) -> np.ndarray:
     magic = int.from_bytes(raw[:4], "big")
     if magic != expect_magic:
         kind = {MAGIC_LABELS: "labels", MAGIC_IMAGES: "images"}.get(expect_magic, "?")
-        raise DataError(f"{source}: wrong magic number {magic} (expected {expect_magic} for an IDX {kind} file)")
+        raise DataError(
+            f"{source}: wrong magic number {magic} (expected {expect_magic} for an IDX {kind} file)"
+        )
     ndim = magic & 0xFF
     header = 4 + 4 * ndim
     if len(raw) < header:
         raise DataError(f"{source}: truncated IDX header ({len(raw)} bytes, need {header})")
-    dims = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    dims = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
     expected = header + int(np.prod(dims, dtype=np.int64))
     if len(raw) != expected:
         what = "truncated" if len(raw) < expected else "has trailing bytes"
-        raise DataError(f"{source}: IDX file {what}: header says dimensions {dims} = {expected} bytes, "
-                        f"file has {len(raw)}")
+        raise DataError(
+            f"{source}: IDX file {what}: header says dimensions {dims} = {expected} bytes, "
+            f"file has {len(raw)}"
+        )
     return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(dims).copy()
 
 

@@ -74,10 +74,14 @@ def load_imagefolder(root: str | Path) -> Dataset:
     split_dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     unknown = [p.name for p in split_dirs if p.name not in SPLITS]
     if unknown:
-        raise DataError(f"{root}: unknown split folder(s) {', '.join(unknown)} (expected {', '.join(SPLITS)})")
+        raise DataError(
+            f"{root}: unknown split folder(s) {', '.join(unknown)} (expected {', '.join(SPLITS)})"
+        )
     if not (root / "train").is_dir():
         raise DataError(f"{root}: no 'train' split folder")
-    classes = tuple(sorted({c.name for s in split_dirs for c in s.iterdir() if c.is_dir()}, key=_class_sort_key))
+    classes = tuple(
+        sorted({c.name for s in split_dirs for c in s.iterdir() if c.is_dir()}, key=_class_sort_key)
+    )
     if not classes:
         raise DataError(f"{root}: no class folders under {', '.join(p.name for p in split_dirs)}")
     splits = {s.name: _load_split(s, classes) for s in split_dirs}

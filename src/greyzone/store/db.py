@@ -13,7 +13,9 @@ from pathlib import Path
 from greyzone.errors import WorkspaceError
 
 MIGRATIONS: list[tuple[str, str]] = [
-    ("0001_initial", """
+    (
+        "0001_initial",
+        """
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     CREATE TABLE samples (
         sid   INTEGER PRIMARY KEY,          -- 0..N-1, train samples first, then test
@@ -65,12 +67,16 @@ MIGRATIONS: list[tuple[str, str]] = [
           AND d.id = (SELECT MAX(d2.id) FROM decisions d2
                       WHERE d2.sid = d.sid AND d2.source = d.source AND d2.action != 'undo'
                         AND NOT EXISTS (SELECT 1 FROM decisions u2 WHERE u2.undoes = d2.id));
-    """),
+    """,
+    ),
     # The effective_decisions view looks up "is this row undone?" per row; without this index it is
     # quadratic in the log length (0.66 s at 1,700 rows, 7.5 ms with it).
-    ("0002_index_undoes", """
+    (
+        "0002_index_undoes",
+        """
     CREATE INDEX decisions_undoes ON decisions (undoes);
-    """),
+    """,
+    ),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -89,8 +95,10 @@ def migrate(con: sqlite3.Connection, path: Path) -> None:
     """Apply pending migrations, each in its own transaction; refuse a database from a newer greyzone."""
     version = con.execute("PRAGMA user_version").fetchone()[0]
     if version > SCHEMA_VERSION:
-        raise WorkspaceError(f"{path}: schema version {version} is newer than this greyzone supports "
-                             f"({SCHEMA_VERSION}); upgrade greyzone or use another workspace")
+        raise WorkspaceError(
+            f"{path}: schema version {version} is newer than this greyzone supports "
+            f"({SCHEMA_VERSION}); upgrade greyzone or use another workspace"
+        )
     for number, (_name, sql) in enumerate(MIGRATIONS[version:], start=version + 1):
         con.execute("BEGIN IMMEDIATE")
         try:

@@ -72,9 +72,11 @@ class Workspace:
         self._con = con
         meta = dict(con.execute("SELECT key, value FROM meta").fetchall())
         if meta.get("format_version") != FORMAT_VERSION:
-            raise WorkspaceError(f"{self.path}: workspace format {meta.get('format_version')!r} is not "
-                                 f"supported by this greyzone (expects {FORMAT_VERSION!r}); re-run "
-                                 f"'greyzone run' into a new workspace")
+            raise WorkspaceError(
+                f"{self.path}: workspace format {meta.get('format_version')!r} is not "
+                f"supported by this greyzone (expects {FORMAT_VERSION!r}); re-run "
+                f"'greyzone run' into a new workspace"
+            )
         self.dataset: str = meta["dataset"]
         self.classes: tuple[str, ...] = tuple(json.loads(meta["classes"]))
         self._samples: pd.DataFrame | None = None
@@ -92,24 +94,37 @@ class Workspace:
             ws = cls(path, con)
             n = sum(len(s) for s in splits)
             if ws.dataset != dataset.name or ws.classes != dataset.classes or len(ws.samples()) != n:
-                raise WorkspaceError(f"{path}: holds dataset {ws.dataset!r} with {len(ws.samples())} samples, "
-                                     f"not {dataset.name!r} with {n}; use another --workspace")
-            same = (np.array_equal(ws.samples().label.to_numpy(), np.concatenate([s.labels for s in splits]))
-                    and np.array_equal(ws.images(), np.concatenate([s.images for s in splits])))
+                raise WorkspaceError(
+                    f"{path}: holds dataset {ws.dataset!r} with {len(ws.samples())} samples, "
+                    f"not {dataset.name!r} with {n}; use another --workspace"
+                )
+            same = np.array_equal(
+                ws.samples().label.to_numpy(), np.concatenate([s.labels for s in splits])
+            ) and np.array_equal(ws.images(), np.concatenate([s.images for s in splits]))
             if not same:
-                raise WorkspaceError(f"{path}: holds other images or labels than {dataset.name!r} "
-                                     f"({dataset.source}); use another --workspace")
+                raise WorkspaceError(
+                    f"{path}: holds other images or labels than {dataset.name!r} "
+                    f"({dataset.source}); use another --workspace"
+                )
             return ws
         con.execute("BEGIN IMMEDIATE")
         try:
-            con.executemany("INSERT INTO meta VALUES (?, ?)", [
-                ("format_version", FORMAT_VERSION), ("dataset", dataset.name),
-                ("classes", json.dumps(list(dataset.classes))), ("source", dataset.source),
-                ("created_at", now())])
+            con.executemany(
+                "INSERT INTO meta VALUES (?, ?)",
+                [
+                    ("format_version", FORMAT_VERSION),
+                    ("dataset", dataset.name),
+                    ("classes", json.dumps(list(dataset.classes))),
+                    ("source", dataset.source),
+                    ("created_at", now()),
+                ],
+            )
             sid = 0
             for s in splits:
-                rows = [(sid + i, s.name, int(ix), int(lb)) for i, (ix, lb) in enumerate(zip(s.index, s.labels,
-                                                                                            strict=True))]
+                rows = [
+                    (sid + i, s.name, int(ix), int(lb))
+                    for i, (ix, lb) in enumerate(zip(s.index, s.labels, strict=True))
+                ]
                 con.executemany("INSERT INTO samples VALUES (?, ?, ?, ?)", rows)
                 sid += len(s)
             con.execute("COMMIT")
@@ -167,7 +182,8 @@ class Workspace:
         """``sid, split, index, label`` for every sample, ordered by sid."""
         if self._samples is None:
             self._samples = pd.read_sql_query(
-                "SELECT sid, split, idx AS 'index', label FROM samples ORDER BY sid", self._con)
+                "SELECT sid, split, idx AS 'index', label FROM samples ORDER BY sid", self._con
+            )
         return self._samples
 
     def split_sids(self, split: str) -> np.ndarray:
@@ -213,20 +229,26 @@ class Workspace:
     # ------------------------------------------------------------------ runs
     def start_run(self, config: dict, versions: dict) -> int:
         with self.transaction() as con:
-            cur = con.execute("INSERT INTO runs (started_at, config, versions) VALUES (?, ?, ?)",
-                              (now(), json.dumps(config, sort_keys=True), json.dumps(versions, sort_keys=True)))
+            cur = con.execute(
+                "INSERT INTO runs (started_at, config, versions) VALUES (?, ?, ?)",
+                (now(), json.dumps(config, sort_keys=True), json.dumps(versions, sort_keys=True)),
+            )
             return int(cur.lastrowid)
 
     def finish_run(self, run_id: int, *, timings: dict, metrics: dict, status: str = "finished") -> None:
         with self.transaction() as con:
-            con.execute("UPDATE runs SET finished_at = ?, status = ?, timings = ?, metrics = ? WHERE id = ?",
-                        (now(), status, json.dumps(timings), json.dumps(metrics), run_id))
+            con.execute(
+                "UPDATE runs SET finished_at = ?, status = ?, timings = ?, metrics = ? WHERE id = ?",
+                (now(), status, json.dumps(timings), json.dumps(metrics), run_id),
+            )
 
     def runs(self) -> pd.DataFrame:
         return pd.read_sql_query("SELECT * FROM runs ORDER BY id", self._con)
 
     def last_run(self) -> dict | None:
-        row = self._con.execute("SELECT * FROM runs WHERE status = 'finished' ORDER BY id DESC LIMIT 1").fetchone()
+        row = self._con.execute(
+            "SELECT * FROM runs WHERE status = 'finished' ORDER BY id DESC LIMIT 1"
+        ).fetchone()
         if row is None:
             return None
         out = dict(row)
@@ -243,6 +265,7 @@ class Workspace:
         """Store the per-sample score table (one row per sid, in sid order) in SQLite and as Parquet."""
         if len(scores) != len(self.samples()):
             raise ValueError(f"scores has {len(scores)} rows, workspace has {len(self.samples())} samples")
+
         def sql_type(dtype) -> str:
             return "INTEGER" if dtype.kind in "iub" else "REAL" if dtype.kind == "f" else "TEXT"
 
@@ -270,9 +293,18 @@ class Workspace:
         if bad:
             raise KeyError(f"unknown sample id(s) {bad[:5]} (workspace has sids 0..{n - 1})")
 
-    def decide(self, sids: Iterable[int], action: str, *, label: int | None = None, source: str = "human",
-               author: str | None = None, reason: str | None = None, run_id: int | None = None,
-               con: sqlite3.Connection | None = None) -> list[int]:
+    def decide(
+        self,
+        sids: Iterable[int],
+        action: str,
+        *,
+        label: int | None = None,
+        source: str = "human",
+        author: str | None = None,
+        reason: str | None = None,
+        run_id: int | None = None,
+        con: sqlite3.Connection | None = None,
+    ) -> list[int]:
         """Append one decision row per sample in a single transaction; return the new row ids."""
         sids = [int(s) for s in sids]
         if action not in ACTIONS:
@@ -295,7 +327,9 @@ class Workspace:
             for sid in sids:
                 cur = con.execute(
                     "INSERT INTO decisions (sid, action, label, source, reason, author, created_at, run_id) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (sid, action, label, source, reason, author, stamp, run_id))
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (sid, action, label, source, reason, author, stamp, run_id),
+                )
                 ids.append(int(cur.lastrowid))
             con.execute("COMMIT")
         except BaseException:
@@ -303,13 +337,25 @@ class Workspace:
             raise
         return ids
 
-    def undo(self, sid: int, *, source: str = "human", author: str | None = None,
-             con: sqlite3.Connection | None = None) -> int | None:
+    def undo(
+        self,
+        sid: int,
+        *,
+        source: str = "human",
+        author: str | None = None,
+        con: sqlite3.Connection | None = None,
+    ) -> int | None:
         """Revert the sample's decision in force (of ``source``) with a new ``undo`` row; None if none."""
         return self.undo_many([sid], source=source, author=author, con=con)[0]
 
-    def undo_many(self, sids: Iterable[int], *, source: str = "human", author: str | None = None,
-                  con: sqlite3.Connection | None = None) -> list[int | None]:
+    def undo_many(
+        self,
+        sids: Iterable[int],
+        *,
+        source: str = "human",
+        author: str | None = None,
+        con: sqlite3.Connection | None = None,
+    ) -> list[int | None]:
         """:meth:`undo` for many samples in one transaction (one fsync); ids in order, None where nothing."""
         sids = [int(s) for s in sids]
         con = con or self._con
@@ -320,14 +366,17 @@ class Workspace:
             self._check_sids(con, sids)
             out: list[int | None] = []
             for sid in sids:
-                row = con.execute("SELECT id FROM effective_decisions WHERE sid = ? AND source = ?",
-                                  (sid, source)).fetchone()
+                row = con.execute(
+                    "SELECT id FROM effective_decisions WHERE sid = ? AND source = ?", (sid, source)
+                ).fetchone()
                 if row is None:
                     out.append(None)
                     continue
                 cur = con.execute(
                     "INSERT INTO decisions (sid, action, source, author, created_at, undoes) "
-                    "VALUES (?, 'undo', ?, ?, ?, ?)", (sid, source, author, stamp, row[0]))
+                    "VALUES (?, 'undo', ?, ?, ?, ?)",
+                    (sid, source, author, stamp, row[0]),
+                )
                 out.append(int(cur.lastrowid))
             con.execute("COMMIT")
             return out
@@ -336,8 +385,9 @@ class Workspace:
                 con.execute("ROLLBACK")
             raise
 
-    def decisions(self, *, sid: int | None = None, limit: int | None = None,
-                  con: sqlite3.Connection | None = None) -> pd.DataFrame:
+    def decisions(
+        self, *, sid: int | None = None, limit: int | None = None, con: sqlite3.Connection | None = None
+    ) -> pd.DataFrame:
         """The decision log, newest first (optionally for one sample)."""
         q = "SELECT * FROM decisions" + (" WHERE sid = ?" if sid is not None else "") + " ORDER BY id DESC"
         params: list = [int(sid)] if sid is not None else []
@@ -346,13 +396,16 @@ class Workspace:
             params.append(int(limit))
         return pd.read_sql_query(q, con or self._con, params=params)
 
-    def effective_decisions(self, *, source: str | None = None,
-                            con: sqlite3.Connection | None = None) -> pd.DataFrame:
+    def effective_decisions(
+        self, *, source: str | None = None, con: sqlite3.Connection | None = None
+    ) -> pd.DataFrame:
         """Decisions in force: one row per (sid, source)."""
         q = "SELECT * FROM effective_decisions" + (" WHERE source = ?" if source else "") + " ORDER BY sid"
         return pd.read_sql_query(q, con or self._con, params=[source] if source else [])
 
-    def curated(self, *, include_proposals: bool = True, con: sqlite3.Connection | None = None) -> pd.DataFrame:
+    def curated(
+        self, *, include_proposals: bool = True, con: sqlite3.Connection | None = None
+    ) -> pd.DataFrame:
         """Per sample: ``sid, split, index, original_label, curated_label, decided_by``.
 
         Precedence: the human decision in force, then the auto proposal in force (unless
@@ -363,12 +416,15 @@ class Workspace:
         curated = original.copy()
         decided_by = np.full(len(out), "original", dtype=object)
         eff = self.effective_decisions(con=con)
-        for source in (("auto", "human") if include_proposals else ("human",)):
+        for source in ("auto", "human") if include_proposals else ("human",):
             d = eff[eff.source == source]
             sids = d.sid.to_numpy(dtype=np.int64)
             # 'keep' restores the original label, also over an auto IDK proposal
-            new = np.where(d.action == "idk", self.idk_label,
-                           np.where(d.action == "relabel", d.label.fillna(-1).astype(int), original[sids]))
+            new = np.where(
+                d.action == "idk",
+                self.idk_label,
+                np.where(d.action == "relabel", d.label.fillna(-1).astype(int), original[sids]),
+            )
             curated[sids] = new
             decided_by[sids] = source
         out["curated_label"] = curated
