@@ -160,14 +160,16 @@ class Workspace:
         return connect(self.path / DB_NAME)
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        con = self._con
+    def transaction(self, con: sqlite3.Connection | None = None) -> Iterator[sqlite3.Connection]:
+        """``BEGIN IMMEDIATE`` … ``COMMIT`` on ``con`` (default: the workspace's); rollback on error."""
+        con = con or self._con
         con.execute("BEGIN IMMEDIATE")
         try:
             yield con
             con.execute("COMMIT")
         except BaseException:
-            con.execute("ROLLBACK")
+            if con.in_transaction:
+                con.execute("ROLLBACK")
             raise
 
     # ------------------------------------------------------------------ samples and arrays
@@ -317,11 +319,9 @@ class Workspace:
             label = int(label)
         elif label is not None:
             raise ValueError(f"action {action!r} takes no label")
-        con = con or self._con
         author = author or default_author()
         stamp = now()
-        con.execute("BEGIN IMMEDIATE")
-        try:
+        with self.transaction(con) as con:
             self._check_sids(con, sids)
             ids = []
             for sid in sids:
@@ -331,10 +331,6 @@ class Workspace:
                     (sid, action, label, source, reason, author, stamp, run_id),
                 )
                 ids.append(int(cur.lastrowid))
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
         return ids
 
     def undo(
@@ -358,13 +354,11 @@ class Workspace:
     ) -> list[int | None]:
         """:meth:`undo` for many samples in one transaction (one fsync); ids in order, None where nothing."""
         sids = [int(s) for s in sids]
-        con = con or self._con
         author = author or default_author()
         stamp = now()
-        con.execute("BEGIN IMMEDIATE")
-        try:
+        out: list[int | None] = []
+        with self.transaction(con) as con:
             self._check_sids(con, sids)
-            out: list[int | None] = []
             for sid in sids:
                 row = con.execute(
                     "SELECT id FROM effective_decisions WHERE sid = ? AND source = ?", (sid, source)
@@ -378,12 +372,7 @@ class Workspace:
                     (sid, source, author, stamp, row[0]),
                 )
                 out.append(int(cur.lastrowid))
-            con.execute("COMMIT")
-            return out
-        except BaseException:
-            if con.in_transaction:
-                con.execute("ROLLBACK")
-            raise
+        return out
 
     def decisions(
         self, *, sid: int | None = None, limit: int | None = None, con: sqlite3.Connection | None = None
