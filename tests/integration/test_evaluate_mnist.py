@@ -22,7 +22,7 @@ def evaluated(tmp_path_factory):
 
     ws = greyzone.run(workspace=str(tmp_path_factory.mktemp("mnist") / "ws"), limit=N, folds=2,
                       train=TrainConfig(epochs=1, threads=1), umap=False)
-    result = evaluate_workspace(ws, seeds=1, epochs=1, progress=False, batch_size=32, threads=1,
+    result = evaluate_workspace(ws, seeds=1, epochs=1, progress=False, batch_size=32, workers=1,
                                 n_fashion=1000, n_blend=500, n_noise=500)
     return ws, result
 

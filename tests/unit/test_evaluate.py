@@ -18,7 +18,7 @@ from greyzone.store.workspace import Workspace
 
 CLASSES = ("a", "b", "c")
 IDK = len(CLASSES)
-FAST = {"batch_size": 16, "n_blend": 50, "n_noise": 50, "threads": 1}
+FAST = {"batch_size": 16, "n_blend": 50, "n_noise": 50, "workers": 1}
 
 
 # --------------------------------------------------------------------------------------------- synthetic data
@@ -50,20 +50,21 @@ def make_workspace(path, *, n_train=240, n_test=96, export=True) -> tuple[Worksp
 
 @pytest.fixture(scope="module")
 def evaluated(tmp_path_factory):
-    """One evaluation (2 seeds × 3 epochs) shared by the tests below; records every ``fit`` call."""
-    from greyzone.model import train
+    """One evaluation (2 seeds × 3 epochs) shared by the tests below; records every training job."""
+    from greyzone.model import jobs
 
     ws, two = make_workspace(tmp_path_factory.mktemp("eval") / "ws")
     calls = []
-    real_fit = train.fit
+    real_run_jobs = jobs.run_jobs
 
-    def spy(x, labels, **kw):
-        calls.append({"n": len(labels), "n_classes": kw["n_classes"], "labels": np.asarray(labels).copy(),
-                      "class_weight": kw.get("class_weight")})
-        return real_fit(x, labels, **kw)
+    def spy(job_list, *args, **kw):
+        for j in job_list:
+            calls.append({"n": len(j.labels), "n_classes": j.n_classes, "labels": np.asarray(j.labels).copy(),
+                          "class_weight": None if j.class_weight is None else np.asarray(j.class_weight)})
+        return real_run_jobs(job_list, *args, **kw)
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(train, "fit", spy)
+        mp.setattr(jobs, "run_jobs", spy)
         result = E.evaluate_workspace(ws, seeds=2, epochs=3, progress=False,
                                       fashion_dir=str(ws.path / "no-fashion-here"), **FAST)
     return ws, two, result, calls
@@ -112,7 +113,7 @@ def test_idk_aware_model_has_one_more_output_and_the_idk_weight(evaluated):
     assert result["models"]["baseline"]["n_outputs"] == IDK
     for c in idk_calls:
         assert c["n"] == 240 and int((c["labels"] == IDK).sum()) == 30
-        w = c["class_weight"].numpy()
+        w = c["class_weight"]
         # 70 images per digit class remain, 30 IDK: sqrt(70 / 30)
         assert w[:IDK].tolist() == [1.0] * IDK and w[IDK] == pytest.approx(math.sqrt(70 / 30))
     assert result["config"]["idk_class_weight"] == pytest.approx(math.sqrt(70 / 30))

@@ -68,8 +68,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import tempfile
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -129,7 +131,7 @@ class EvalConfig:
     seed: int = 0
     batch_size: int = 128
     lr: float = 3e-3
-    threads: int = 0
+    workers: int = 0  # training processes, one thread each (0 = one per core); results do not depend on it
     idk_weighting: str = "sqrt"
     idk_weight_cap: float = 10.0
     n_blend: int = 2000
@@ -144,7 +146,7 @@ class EvalConfig:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ValueError(f"{name} must be an int >= 1, got {v!r}")
-        for name in ("seed", "threads", "n_blend", "n_noise", "n_fashion", "ood_seed"):
+        for name in ("seed", "workers", "n_blend", "n_noise", "n_fashion", "ood_seed"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 0:
                 raise ValueError(f"{name} must be an int >= 0, got {v!r}")
@@ -158,7 +160,7 @@ class EvalConfig:
     def train_config(self):
         from greyzone.config import TrainConfig
 
-        return TrainConfig(epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, threads=self.threads)
+        return TrainConfig(epochs=self.epochs, batch_size=self.batch_size, lr=self.lr)
 
 
 # --------------------------------------------------------------------------------------------- IDK weighting
@@ -468,10 +470,8 @@ def load_evaluation(ws: Workspace) -> dict[str, Any] | None:
 
 
 def _evaluate(ws: Workspace, data: _EvalData, cfg: EvalConfig, rep) -> dict[str, Any]:
-    import torch
-
     from greyzone.evaluation.robustness import build_ood_sets
-    from greyzone.model.train import fit, predict, to_tensor
+    from greyzone.model.jobs import ModelJob, run_jobs
 
     idk = ws.idk_label
     is_idk_train = data.y_train_curated == idk
@@ -483,31 +483,46 @@ def _evaluate(ws: Workspace, data: _EvalData, cfg: EvalConfig, rep) -> dict[str,
         rep.log(f"[yellow]note:[/] OOD set {name} skipped: {reason}")
     weights = class_weights(data.y_train_curated, idk_label=idk, scheme=cfg.idk_weighting,
                             cap=cfg.idk_weight_cap)
-    x_train, x_test = to_tensor(data.x_train), to_tensor(data.x_test)
-    x_ood = {k: to_tensor(v) for k, v in ood.images.items()}
     tcfg = cfg.train_config()
     grid = np.arange(1, cfg.curve_points + 1) / cfg.curve_points
     labels = [ws.label_name(i) for i in range(idk + 1)]
+    n_train, n_test = len(data.x_train), len(data.x_test)
+    all_rows = np.arange(n_train)
     trainings = {  # name -> (train rows, train labels, outputs, class weight, [(row name, score, rule)])
-        "baseline": (np.arange(len(x_train)), data.y_train_original, idk, None,
-                     [("baseline", "max_digit", "threshold")]),
-        "idk_aware": (np.arange(len(x_train)), data.y_train_curated, idk + 1, torch.from_numpy(weights),
+        "baseline": (all_rows, data.y_train_original, idk, None, [("baseline", "max_digit", "threshold")]),
+        "idk_aware": (all_rows, data.y_train_curated, idk + 1, tuple(map(float, weights)),
                       [("idk_aware", "max_digit", "argmax"), ("idk_aware_pidk", "p_idk", "argmax")]),
-        "no_idk": (np.flatnonzero(~is_idk_train), data.y_train_curated[~is_idk_train], idk, None,
+        "no_idk": (np.flatnonzero(~is_idk_train), data.y_train_curated, idk, None,
                    [("no_idk", "max_digit", "threshold")]),
-    }
+    }  # labels are per train image; a training uses labels[rows]
+    seed_list = [cfg.seed + i for i in range(cfg.seeds)]
+    # Every (seed, model) is an independent training: run them in parallel worker processes (one thread
+    # each, as the pipeline does) over one temporary image file holding train, test and the OOD sets.
+    pieces = [data.x_train, data.x_test, *ood.images.values()]
+    offsets = np.cumsum([0] + [len(p) for p in pieces])
+    predict_rows = np.arange(offsets[1], offsets[-1])
+    jobs = [ModelJob(f"{seed}/{name}", rows, np.asarray(y, dtype=np.int64)[rows], predict_rows, seed,
+                     n_classes=n_out, class_weight=w)
+            for seed in seed_list for name, (rows, y, n_out, w, _) in trainings.items()]
+    total = sum(len(j.train_rows) for j in jobs) * cfg.epochs
+    with tempfile.TemporaryDirectory(prefix="greyzone-eval-") as tmp:
+        images_path = Path(tmp) / "images.npy"
+        np.save(images_path, np.concatenate(pieces))
+        t0 = time.perf_counter()
+        with rep.stage(f"train {len(jobs)} models", total=total) as tick:
+            results = run_jobs(jobs, images_path, n_classes=idk, cfg=tcfg,
+                               workers=cfg.workers or None, progress=tick)
+        wall = time.perf_counter() - t0
     runs: dict[str, list[dict[str, Any]]] = {}
     seconds: dict[str, list[float]] = {}
-    seed_list = [cfg.seed + i for i in range(cfg.seeds)]
     for seed in seed_list:
-        for train_name, (rows, y, n_out, w, views) in trainings.items():
-            t0 = time.perf_counter()
-            with rep.stage(f"seed {seed} {train_name}", total=len(rows) * cfg.epochs) as tick:
-                model, _ = fit(x_train[rows], np.array(y, dtype=np.int64), n_classes=n_out, cfg=tcfg,
-                               seed=seed, class_weight=w, progress=tick)
-            seconds.setdefault(train_name, []).append(round(time.perf_counter() - t0, 2))
-            logits_test = predict(model, x_test)[0]
-            logits_ood = {k: predict(model, v)[0] for k, v in x_ood.items()}
+        for train_name, (rows, _y, _n, _w, views) in trainings.items():
+            # wall time shared out by training size (the models train concurrently)
+            seconds.setdefault(train_name, []).append(round(wall * len(rows) * cfg.epochs / total, 2))
+            logits = results[f"{seed}/{train_name}"].logits
+            logits_test = logits[:n_test]
+            logits_ood = {k: logits[offsets[2 + i] - n_train:offsets[3 + i] - n_train]
+                          for i, k in enumerate(ood.images)}
             for row, score_kind, rule in views:
                 runs.setdefault(row, []).append(score_seed(
                     logits_test, data.y_test_curated, data.y_test_original, logits_ood, idk_label=idk,

@@ -36,6 +36,8 @@ class ModelJob:
     seed: int
     embed: bool = False  # also return the 84-d embeddings of predict_rows
     record: bool = False  # also return training dynamics (p_label, margin per epoch)
+    n_classes: int | None = None  # outputs of this model (default: the run_jobs argument)
+    class_weight: tuple[float, ...] | None = None  # cross-entropy weight per class
 
 
 @dataclass
@@ -61,10 +63,12 @@ def run_job(
 
     torch.set_num_threads(1)
     images = np.load(images_path, mmap_mode="r")
+    weight = torch.tensor(job.class_weight, dtype=torch.float32) if job.class_weight is not None else None
     model, dyn = fit(
         to_tensor(images[job.train_rows]),
         job.labels,
-        n_classes=n_classes,
+        n_classes=job.n_classes or n_classes,
+        class_weight=weight,
         cfg=replace(cfg, threads=1),
         seed=job.seed,
         record=job.record,
