@@ -196,7 +196,7 @@ def _run_stages(ws: Workspace, cfg: RunConfig, rep: Reporter, run_id: int) -> di
         ws.finish_stage("project", key, rep.timings.get("pca", 0) + rep.timings.get("umap", 0))
 
     with rep.stage("scores"):
-        table = score_table(ws, cfg)
+        table = score_table(ws, cfg, log=rep.log)
     with rep.stage("propose"):
         from greyzone.scores.idk import POLICY
 
@@ -231,7 +231,9 @@ def _images_digest(images: np.ndarray, labels: np.ndarray) -> str:
     return h.hexdigest()[:16]
 
 
-def score_table(ws: Workspace, cfg: RunConfig) -> pd.DataFrame:
+def score_table(
+    ws: Workspace, cfg: RunConfig, *, log: Callable[[str], None] = lambda _m: None
+) -> pd.DataFrame:
     """Every per-sample score, computed per split (a test sample is ranked among test samples)."""
     from greyzone import scores as S
     from greyzone.scores.idk import idk_proposed, idk_score
@@ -275,8 +277,14 @@ def score_table(ws: Workspace, cfg: RunConfig) -> pd.DataFrame:
             df["cart_confidence"], df["cart_variability"] = S.cartography(dyn_p)
         else:
             df["aum"] = df["cart_confidence"] = df["cart_variability"] = np.nan
-        df["idk_score"] = idk_score(df)
+        df["idk_score"] = idk_score(df, n_classes=probs.shape[1])
         df["idk_proposed"] = idk_proposed(df, rate_cap=cfg.idk_rate_cap)
+        wanted = int(idk_proposed(df, rate_cap=1.0).sum())
+        if wanted > df["idk_proposed"].sum():
+            log(
+                f"[yellow]note:[/] the IDK rule wants {wanted} {split} samples; the cap "
+                f"(--idk-cap {cfg.idk_rate_cap}) keeps the {int(df['idk_proposed'].sum())} most doubtful"
+            )
         parts.append(df)
     table = pd.concat(parts, ignore_index=True).sort_values("sid", ignore_index=True)
     table["pca_x"], table["pca_y"] = pca[:, 0], pca[:, 1]

@@ -28,7 +28,8 @@ CLASS_COLUMNS = ("label", "pred", "suggested_label")
 PROJECTION_COLUMNS = ("pca_x", "pca_y", "umap_x", "umap_y")
 # direction: +1 = higher is more doubtful, -1 = lower is more doubtful (the grid sorts most doubtful first)
 SCORE_HELP: dict[str, tuple[int, str]] = {
-    "idk_score": (1, "1 − p(label) + 0.25·entropy/log C: the IDK ranking"),
+    "idk_score": (1, "1 − support·(1 − ½·H/log C); support = mean of out-of-fold p(label), "
+                        "cartography confidence, kNN label agreement"),
     "p_label": (-1, "out-of-sample probability of the given label"),
     "confidence": (-1, "out-of-sample probability of the predicted class"),
     "margin": (-1, "p(label) − largest other probability"),

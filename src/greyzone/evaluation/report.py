@@ -65,7 +65,8 @@ class ScoreSpec:
 
 
 SCORES: tuple[ScoreSpec, ...] = (
-    ScoreSpec("idk_score", "IDK score", "high", "1 − p(label) + ¼·entropy; ranks the IDK proposals"),
+    ScoreSpec("idk_score", "IDK score", "high", "1 − support·(1 − ½·H/ln C); support = mean of p(label), "
+              "cartography confidence and kNN agreement"),
     ScoreSpec("p_label", "p(label)", "low", "out-of-fold probability of the given label"),
     ScoreSpec("margin", "margin", "low", "p(label) − the largest other probability"),
     ScoreSpec("mistakenness", "mistakenness", "high", "confidence in a class other than the label"),

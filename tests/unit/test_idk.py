@@ -1,0 +1,195 @@
+"""idk_score / idk_proposed on hand-made score tables, and the curation benchmark's per-kind metrics."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from greyzone.evaluation.curation import evaluate_planted
+from greyzone.scores.idk import idk_proposed, idk_score, label_support
+
+LN10 = math.log(10)
+
+
+def _table(p, cart=None, knn=None, h=None) -> pd.DataFrame:
+    p = np.asarray(p, float)
+    d = {"p_label": p, "hardness": np.zeros_like(p) if h is None else np.asarray(h, float)}
+    if cart is not None:
+        d["cart_confidence"] = np.asarray(cart, float)
+    if knn is not None:
+        d["knn_agreement"] = np.asarray(knn, float)
+    return pd.DataFrame(d)
+
+
+# --------------------------------------------------------------------------------------------- idk_score
+def test_hand_computed_scores():
+    t = _table(
+        p=[0.2, 0.2, 0.9, 1.0],
+        cart=[0.4, 0.4, np.nan, 1.0],
+        knn=[0.3, 0.3, 0.7, 1.0],
+        h=[0.0, LN10, LN10 / 2, 0.0],
+    )
+    # support: mean(.2,.4,.3)=.3 twice; mean(.9,.7)=.8 (cart missing, e.g. the test split); 1
+    np.testing.assert_allclose(label_support(t), [0.3, 0.3, 0.8, 1.0])
+    # 1 − support·(1 − ½·H/ln 10): .7; 1 − .3·.5 = .85; 1 − .8·.75 = .4; 0
+    np.testing.assert_allclose(idk_score(t, n_classes=10), [0.7, 0.85, 0.4, 0.0])
+
+
+def test_missing_views_fall_back_to_p_label():
+    t = _table(p=[0.1, 0.6], h=[LN10, 0.0])
+    np.testing.assert_allclose(idk_score(t, n_classes=10), [1 - 0.1 * 0.5, 0.4])
+    np.testing.assert_allclose(idk_score(t, n_classes=10, entropy_weight=0.0), [0.9, 0.4])
+
+
+def test_confident_errors_keep_their_order():
+    """The former clip(1 − p + ¼·H/log C, 0, 1) tied these at 1; the product form keeps them apart."""
+    t = _table(
+        p=[1e-4, 1e-3, 1e-2, 0.05], cart=[0.01, 0.01, 0.01, 0.01], knn=[0, 0, 0, 0], h=[0.01, 0.1, 0.5, 1.0]
+    )
+    s = idk_score(t, n_classes=10)
+    assert (s < 1).all() and (np.diff(s) < 0).all()
+
+
+def test_n_classes_from_attrs_and_inferred():
+    t = _table(p=[0.5], h=[math.log(3)])
+    t.attrs["n_classes"] = 3
+    assert idk_score(t) == pytest.approx([1 - 0.5 * 0.5])
+    t2 = _table(p=[0.5], h=[math.log(3)]).assign(label=[2], pred=[1])  # smallest C consistent: 3
+    assert idk_score(t2) == pytest.approx([0.75])
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    p=st.floats(0, 1),
+    c=st.floats(0, 1) | st.just(math.nan),
+    k=st.floats(0, 1),
+    frac=st.floats(0, 1),
+    dp=st.floats(0.001, 1),
+    dh=st.floats(0.001, 1),
+)
+def test_range_and_monotonicity(p, c, k, frac, dp, dh):
+    base = _table(p=[p], cart=[c], knn=[k], h=[frac * LN10])
+    s = idk_score(base, n_classes=10)[0]
+    assert 0.0 <= s <= 1.0
+    lower_p = _table(p=[max(0.0, p - dp)], cart=[c], knn=[k], h=[frac * LN10])
+    assert idk_score(lower_p, n_classes=10)[0] >= s - 1e-12  # less support, at least as doubtful
+    more_h = _table(p=[p], cart=[c], knn=[k], h=[min(1.0, frac + dh) * LN10])
+    assert idk_score(more_h, n_classes=10)[0] >= s - 1e-12  # more entropy, at least as doubtful
+
+
+@pytest.mark.parametrize(
+    "table, match",
+    [
+        (pd.DataFrame({"hardness": [0.0]}), "no column 'p_label'"),
+        (_table(p=[1.2]), r"p_label.*\[0, 1\].*1.2"),
+        (_table(p=[np.nan]), "p_label.*NaN at row 0"),
+        (_table(p=[0.5], knn=[-0.1]), "knn_agreement.*-0.1"),
+        (_table(p=[0.5], h=[-1.0]), "hardness"),
+        (pd.DataFrame({"p_label": [0.5]}), "no column 'hardness'"),
+    ],
+)
+def test_bad_tables_name_the_problem(table, match):
+    with pytest.raises(ValueError, match=match):
+        idk_score(table, n_classes=10)
+
+
+def test_bad_arguments():
+    t = _table(p=[0.5])
+    with pytest.raises(ValueError, match="entropy_weight"):
+        idk_score(t, n_classes=10, entropy_weight=1.5)
+    with pytest.raises(ValueError, match="n_classes"):
+        idk_score(t, n_classes=1)
+    with pytest.raises(TypeError, match="DataFrame"):
+        idk_score({"p_label": [0.5]}, n_classes=10)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="numeric"):
+        idk_score(pd.DataFrame({"p_label": ["a"], "hardness": [0.0]}), n_classes=10)
+
+
+# --------------------------------------------------------------------------------------------- idk_proposed
+def _proposal_table(p, cart, knn):
+    t = _table(p=p, cart=cart, knn=knn)
+    t["idk_score"] = idk_score(t, n_classes=10)
+    return t
+
+
+def test_proposes_only_when_every_view_doubts():
+    t = _proposal_table(
+        p=[0.1, 0.1, 0.1, 0.4, 0.9, 0.3],
+        cart=[0.2, 0.6, 0.2, np.nan, 0.1, 0.49],
+        knn=[0.3, 0.3, 0.5, 0.2, 0.0, 0.4],
+    )
+    # row 1: training dynamics support the label; row 2: half the neighbours agree (not < 0.5);
+    # row 3: cart missing, the two other views doubt; row 4: the held-out model is confident
+    np.testing.assert_array_equal(idk_proposed(t, rate_cap=1.0), [True, False, False, True, False, True])
+
+
+def test_cap_keeps_the_highest_idk_scores():
+    rng = np.random.default_rng(0)
+    p = rng.uniform(0, 0.45, 200)
+    t = _proposal_table(p=p, cart=np.full(200, 0.1), knn=np.full(200, 0.1))
+    prop = idk_proposed(t, rate_cap=0.05)
+    assert prop.sum() == 10
+    assert t.idk_score[prop].min() >= t.idk_score[~prop].max()
+    assert idk_proposed(t, rate_cap=0.0).sum() == 0
+    assert idk_proposed(t, rate_cap=0.29).sum() == 58  # floor(0.29 · 200) without float round-down
+
+
+def test_cap_does_not_bind_below_it():
+    t = _proposal_table(p=[0.1, 0.9, 0.9, 0.9], cart=[0.1, 0.9, 0.9, 0.9], knn=[0.1, 1, 1, 1])
+    np.testing.assert_array_equal(idk_proposed(t, rate_cap=0.5), [True, False, False, False])
+
+
+def test_proposal_bad_arguments():
+    t = _proposal_table(p=[0.1], cart=[0.1], knn=[0.1])
+    with pytest.raises(ValueError, match="rate_cap"):
+        idk_proposed(t, rate_cap=2)
+    with pytest.raises(ValueError, match="threshold"):
+        idk_proposed(t, threshold=0)
+    t2 = _proposal_table(p=[0.1, 0.2], cart=[0.1, 0.1], knn=[0.1, 0.1]).drop(columns="idk_score")
+    with pytest.raises(ValueError, match="no column 'idk_score'"):
+        idk_proposed(t2, rate_cap=0.5)
+
+
+def test_empty_table():
+    t = _proposal_table(p=[], cart=[], knn=[])
+    assert idk_score(t, n_classes=10).shape == (0,) and idk_proposed(t).shape == (0,)
+
+
+# ------------------------------------------------------------------------------------ benchmark metrics
+def test_evaluate_planted_per_kind():
+    kind = np.array(["clean"] * 6 + ["flip_uniform", "flip_uniform", "blend", "ood"])
+    n = len(kind)
+    perfect = (kind != "clean").astype(float)
+    t = pd.DataFrame(
+        {
+            "idk_score": perfect,
+            "p_label": 1 - perfect,
+            "mistakenness": perfect,
+            "hardness": perfect,
+            "aum": -perfect,
+            "label_issue": kind == "flip_uniform",
+            "cart_confidence": 1 - perfect,
+            "knn_agreement": 1 - perfect,
+            "idk_proposed": np.r_[[True], [False] * 5, [True, True, False, False]],
+        }
+    )
+    assert len(t) == n
+    out = evaluate_planted(t, kind)
+    rank = {(r["method"], r["kind"]): r for r in out["ranking"]}
+    assert rank["idk_score", "all"]["auroc"] == 1.0 and rank["idk_score", "blend"]["ap"] == 1.0
+    assert rank["idk_score", "flip_pair"]["auroc"] is None  # no planted sample of that kind
+    flags = {(r["method"], r["kind"]): r for r in out["flags"]}
+    # idk_proposed on flip_uniform ∪ clean: 2 TP, 1 FP (a clean row), 0 FN
+    assert flags["idk_proposed", "flip_uniform"]["precision"] == pytest.approx(0.6667, abs=1e-4)
+    assert flags["idk_proposed", "flip_uniform"]["recall"] == 1.0
+    assert flags["idk_proposed", "blend"]["recall"] == 0.0
+    # cleanlab's flag is exactly the flips: precision 1 on every kind it fires on, recall 2/4 overall
+    assert flags["label_issue (cleanlab)", "all"]["recall"] == 0.5
+    assert flags["label_issue (cleanlab)", "all"]["precision"] == 1.0
+    with pytest.raises(ValueError, match="unknown values"):
+        evaluate_planted(t, np.array(["dirty"] * n))
