@@ -22,7 +22,7 @@ from greyzone.config import RunConfig, cache_key
 from greyzone.sources.dataset import Dataset
 from greyzone.store.workspace import Workspace
 
-STAGE_VERSION = {"train": 2, "project": 1}
+STAGE_VERSION = {"train": 2, "project": 2}
 
 
 @dataclass

@@ -34,7 +34,11 @@ def pca_2d(embeddings: np.ndarray, *, random_state: int = 0) -> np.ndarray:
 def umap_2d(
     embeddings: np.ndarray, *, n_neighbors: int = 15, min_dist: float = 0.1, random_state: int = 0
 ) -> np.ndarray:
-    """(N, 2) float32 UMAP layout with cosine metric; reproducible for a given ``random_state``."""
+    """(N, 2) float32 UMAP layout with cosine metric; reproducible for a given ``random_state``.
+
+    Initialised from PCA rather than umap-learn's default spectral embedding: on 20,000 LeNet embeddings the
+    spectral init made the fit 3.5× slower (51 s vs 15 s) for no visible gain in the map.
+    """
     os.environ.setdefault("NUMBA_CACHE_DIR", str(Path.home() / ".cache" / "greyzone" / "numba"))
     import umap
 
@@ -46,5 +50,6 @@ def umap_2d(
         metric="cosine",
         random_state=random_state,
         n_jobs=1,
+        init="pca",
     )
     return reducer.fit_transform(x).astype(np.float32)
