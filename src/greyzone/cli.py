@@ -74,7 +74,7 @@ def run(
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same scores and export bytes).")] = 0,
     limit: Annotated[int | None, typer.Option(help="Quick run on the first N samples of each split.")] = None,
     umap: Annotated[bool, typer.Option("--umap/--no-umap", help="Compute the UMAP map.")] = True,
-    idk_cap: Annotated[float, typer.Option(help="At most this fraction of a split is proposed IDK.")] = 0.05,
+    idk_cap: Annotated[float, typer.Option(help="At most this fraction of a split is proposed IDK.")] = 0.02,
     proposals: Annotated[
         bool, typer.Option("--proposals/--no-proposals", help="Include auto IDK proposals in the export.")
     ] = True,

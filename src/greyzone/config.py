@@ -33,7 +33,7 @@ class RunConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     umap: bool = True
     umap_neighbors: int = 15
-    idk_rate_cap: float = 0.05  # at most this fraction of a split is proposed IDK (see greyzone.scores.idk)
+    idk_rate_cap: float = 0.02  # at most this fraction of a split is proposed IDK (see greyzone.scores.idk)
     export: bool = True
     include_proposals: bool = True
 

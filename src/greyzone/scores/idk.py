@@ -120,7 +120,7 @@ def idk_score(
     return np.clip(1.0 - support * clarity, 0.0, 1.0)  # clip only guards float round-off
 
 
-def idk_proposed(scores: pd.DataFrame, *, rate_cap: float = 0.05, threshold: float = EVEN_ODDS) -> np.ndarray:
+def idk_proposed(scores: pd.DataFrame, *, rate_cap: float = 0.02, threshold: float = EVEN_ODDS) -> np.ndarray:
     """Boolean ``(N,)``: every available support view (see :func:`label_support`) is below ``threshold``.
 
     Then at most ``floor(rate_cap · N)`` proposals are kept, those with the highest ``idk_score`` (column
