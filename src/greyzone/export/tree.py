@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from greyzone.errors import DataError, ExportError
+from greyzone.errors import DataError, ExportError, WorkspaceError
 from greyzone.export.card import dataset_card
 from greyzone.sources.imagefolder import load_imagefolder
 from greyzone.store.workspace import IDK_NAME, Workspace
@@ -35,7 +35,8 @@ def folder_name(label_name: str) -> str:
     return label_name.replace(os.sep, "-").replace("/", "-")
 
 
-def _png_bytes_writer(images: np.ndarray, paths: list[Path], sids: np.ndarray) -> None:
+def _write_pngs(images: np.ndarray, paths: list[Path], sids: np.ndarray) -> None:
+    """Lossless 8-bit grey PNGs; PIL releases the GIL while compressing, so threads write in parallel."""
     for sid, path in zip(sids, paths, strict=True):
         Image.fromarray(np.asarray(images[sid]), mode="L").save(path, format="PNG", compress_level=6)
 
@@ -52,7 +53,7 @@ def write_export(
     curated = ws.curated(include_proposals=include_proposals)
     try:
         idk_score = ws.scores().set_index("sid")["idk_score"].reindex(curated.sid).to_numpy()
-    except Exception:  # noqa: BLE001 - exporting before scoring is allowed; the column is then empty
+    except WorkspaceError:  # exporting before scoring is allowed; the column is then empty
         idk_score = np.full(len(curated), np.nan)
     names = [folder_name(ws.label_name(i)) for i in range(ws.idk_label + 1)]
     images = ws.images()
@@ -65,13 +66,13 @@ def write_export(
         for d in {p.parent for p in paths}:
             d.mkdir(parents=True, exist_ok=True)
         sids = curated.sid.to_numpy()
-        chunks = [slice(i, i + 2000) for i in range(0, len(sids), 2000)]
-        with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-            for chunk in chunks:  # one chunk at a time so the progress bar moves
-                parts = np.array_split(np.arange(len(sids))[chunk], pool._max_workers)
-                list(pool.map(lambda ix: _png_bytes_writer(images, [paths[i] for i in ix], sids[ix]), parts))
+        workers = os.cpu_count() or 2
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            for start in range(0, len(sids), 2000):  # one chunk at a time so the progress bar moves
+                parts = np.array_split(np.arange(start, min(start + 2000, len(sids))), workers)
+                list(pool.map(lambda ix: _write_pngs(images, [paths[i] for i in ix], sids[ix]), parts))
                 if progress:
-                    progress(len(sids[chunk]))
+                    progress(sum(len(ix) for ix in parts))
         manifest = pd.DataFrame(
             {
                 "split": curated.split,
