@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/bench_curation.py [--seed 0] [--limit N] [--folds 5] [--epochs 6]
                                                   [--workspace greyzone-curation] [--scenario NAME ...]
 
-Scenarios (see ``greyzone.evaluation.curation.SCENARIOS``): uniform label flips of 1% and of 5% of train, each
+Scenarios (see ``greyzone.benchmark.curation.SCENARIOS``): uniform label flips of 1% and of 5% of train, each
 with 2% class-pair flips (4↔9, 3↔5, 1↔7), 1% two-digit blends and 0.5% Fashion-MNIST images. Results go to
 ``<workspace>/curation.json``; one workspace per scenario below it, so a re-run after changing the IDK score
 only recomputes the scores. Prints the tables and the wall time; nothing is asserted.
@@ -16,7 +16,8 @@ import time
 
 
 def main() -> None:
-    from greyzone.evaluation.curation import SCENARIOS, bench_curation, print_curation
+    from greyzone.benchmark.curation import SCENARIOS, bench_curation
+    from greyzone.cli.tables import print_curation
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seed", type=int, default=0)

@@ -45,7 +45,7 @@ def main() -> None:
         t0 = time.perf_counter()
         ws = greyzone.run(workspace=str(ws_path), folds=args.folds, train=TrainConfig(epochs=args.epochs))
         total = time.perf_counter() - t0
-        run = ws.last_run()
+        run = ws.runs.last()
         t = Table(title=f"greyzone run on full MNIST (K={args.folds}, {args.epochs} epochs)")
         t.add_column("stage")
         t.add_column("seconds", justify="right")
@@ -59,10 +59,10 @@ def main() -> None:
                 f"LeNet-5 training throughput (cross-fitting): {cf['train_samples_per_s']:,} samples/s"
             )
 
-        probs = ws.load_array("probs", mmap=False)
-        emb = ws.load_array("embeddings", mmap=False)
+        probs = ws.arrays.load("probs", mmap=False)
+        emb = ws.arrays.load("embeddings", mmap=False)
         y = ws.samples().label.to_numpy()
-        dyn_p, dyn_m = ws.load_array("dyn_p_label", mmap=False), ws.load_array("dyn_margin", mmap=False)
+        dyn_p, dyn_m = ws.arrays.load("dyn_p_label", mmap=False), ws.arrays.load("dyn_margin", mmap=False)
         neigh = S.knn(emb, k=10)
         rows = [
             ("hardness", lambda: S.hardness(probs)),

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from greyzone._version import __version__
 
 if TYPE_CHECKING:
     from greyzone.store.workspace import Workspace

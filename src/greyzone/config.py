@@ -1,69 +1,207 @@
-"""Run configuration: one dataclass with every default in one place; unknown keys are rejected."""
+"""Run configuration: the one place where every default and its help text live.
+
+Each field is declared with :func:`setting` (default, help, whether it changes results). The CLI reads its
+defaults and help from here (:mod:`greyzone.cli.options`), ``from_dict`` rejects unknown keys and wrong types,
+and the stage cache keys are :func:`cache_slice` of the config: every field that changes results, so a new
+field can never silently reuse stale models.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
 import json
+import types
+import typing
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
+
+from greyzone.errors import ParameterError, ParameterTypeError
+from greyzone.validation import (
+    check_float,
+    check_fraction,
+    check_instance,
+    check_int,
+    check_non_negative_int,
+    check_option,
+    check_positive_int,
+    check_seed,
+)
+
+T = TypeVar("T")
+#: How the IDK-aware evaluation model weights the IDK class (see greyzone.evaluation.scoring).
+WEIGHTINGS: tuple[str, ...] = ("sqrt", "inverse", "none")
+
+
+def setting(default: Any, help: str, *, affects_results: bool = True, factory: Any = None) -> Any:
+    """A config field with its help text; ``affects_results=False`` keeps it out of cache keys."""
+    meta = {"help": help, "affects_results": affects_results}
+    if factory is not None:
+        return field(default_factory=factory, metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+def help_of(cls: type, name: str) -> str:
+    return next(f for f in dataclasses.fields(cls) if f.name == name).metadata["help"]
+
+
+def default_of(cls: type, name: str) -> Any:
+    f = next(f for f in dataclasses.fields(cls) if f.name == name)
+    return f.default_factory() if f.default is dataclasses.MISSING else f.default
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """LeNet-5 training. Adam, cross-entropy, inputs scaled to [0, 1] then standardised."""
+    """Training of every model (fold models and embedder): Adam, cross-entropy, inputs standardised."""
 
-    epochs: int = 6
-    batch_size: int = 128
-    lr: float = 3e-3
-    threads: int = 0  # torch intra-op threads; 0 = all cores
+    epochs: int = setting(6, "Training epochs per model.")
+    batch_size: int = setting(128, "Mini-batch size.")
+    lr: float = setting(3e-3, "Adam learning rate.")
+
+    def __post_init__(self) -> None:
+        check_int(self.epochs, "epochs", low=1)
+        check_int(self.batch_size, "batch_size", low=1)
+        check_float(self.lr, "lr", low=0, closed="neither")
 
 
 @dataclass(frozen=True)
 class RunConfig:
-    """Everything ``greyzone run`` needs. ``limit`` keeps the first N samples of each split."""
+    """Everything ``greyzone run`` needs."""
 
-    workspace: str = "greyzone-mnist"
-    dataset: str = "mnist"
-    data_dir: str | None = None
-    limit: int | None = None
-    folds: int = 5
-    seed: int = 0
-    workers: int | None = None  # training processes (None = one per core); results do not depend on it
-    train: TrainConfig = field(default_factory=TrainConfig)
-    umap: bool = True
-    umap_neighbors: int = 15
-    idk_rate_cap: float = 0.02  # at most this fraction of a split is proposed IDK (see greyzone.scores.idk)
-    export: bool = True
-    include_proposals: bool = True
+    workspace: str = setting("greyzone-mnist", "Workspace directory.", affects_results=False)
+    dataset: str = setting("mnist", "mnist, fashion-mnist or imagefolder.")
+    data_dir: str | None = setting(
+        None, "Directory of IDX files (.gz or raw) or image-folder root "
+        "(default: $GREYZONE_DATA_DIR, then the cache, then fetch).")
+    limit: int | None = setting(None, "Quick run on the first N samples of each split.")
+    folds: int = setting(5, "Cross-fitting folds K.")
+    seed: int = setting(0, "Random seed (same seed, same scores and export bytes).")
+    workers: int | None = setting(
+        None, "Training processes (default: one per usable core); results do not depend on it.",
+        affects_results=False)
+    train: TrainConfig = setting(None, "Training of every model.", factory=TrainConfig)
+    umap: bool = setting(True, "Compute the UMAP map.")
+    umap_neighbors: int = setting(15, "UMAP's n_neighbors.")
+    idk_cap: float = setting(0.02, "At most this fraction of a split is proposed IDK (highest idk_score "
+                                   "first).")
+    export: bool = setting(True, "Write the curated export.", affects_results=False)
+    include_proposals: bool = setting(True, "Include auto IDK proposals in the export (human decisions "
+                                            "always win).")
 
     def __post_init__(self) -> None:
-        if self.folds < 2:
-            raise ValueError(f"folds must be >= 2 for cross-fitting, got {self.folds}")
-        if self.limit is not None and self.limit < 20:
-            raise ValueError(f"limit must be >= 20 samples per split, got {self.limit}")
-        if self.train.epochs < 1:
-            raise ValueError(f"epochs must be >= 1, got {self.train.epochs}")
-        if not 0.0 <= self.idk_rate_cap <= 1.0:
-            raise ValueError(f"idk_rate_cap must be in [0, 1], got {self.idk_rate_cap}")
+        check_int(self.folds, "folds", low=2, note="cross-fitting needs at least 2 folds")
+        if self.limit is not None:
+            check_int(self.limit, "limit", low=20, note="samples per split")
+        if self.workers is not None:
+            check_int(self.workers, "workers", low=1)
+        check_int(self.umap_neighbors, "umap_neighbors", low=2)
+        check_fraction(self.idk_cap, "idk_cap")
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> RunConfig:
-        d = dict(d)
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(d) - names
-        if unknown:
-            raise ValueError(f"unknown config key(s): {', '.join(sorted(unknown))}")
-        if isinstance(d.get("train"), dict):
-            tnames = {f.name for f in dataclasses.fields(TrainConfig)}
-            bad = set(d["train"]) - tnames
-            if bad:
-                raise ValueError(f"unknown train config key(s): {', '.join(sorted(bad))}")
-            d["train"] = TrainConfig(**d["train"])
-        return cls(**d)
+        """Build from a plain dict (``train`` may be a dict); unknown keys and wrong types are errors."""
+        return from_dict(cls, d)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """Options of :func:`greyzone.evaluation.evaluate.evaluate_workspace`; saved in the result file.
+
+    Seeds used are ``seed, seed + 1, ..., seed + seeds − 1``; all models of one seed share it (the 10- and
+    11-output nets then start from the same feature-extractor weights). ``idk_weighting`` and
+    ``idk_weight_cap``: see :func:`~greyzone.evaluation.scoring.idk_class_weight`. ``n_blend``, ``n_noise``,
+    ``n_fashion``, ``ood_seed``, ``fashion_dir``: the OOD probe sets
+    (:func:`greyzone.evaluation.robustness.build_ood_sets`).
+    """
+
+    seeds: int = setting(3, "Training seeds per model (mean ± std).")
+    seed: int = setting(0, "First seed; seeds used are seed, seed + 1, ...")
+    train: TrainConfig = setting(None, "Training of every model.", factory=TrainConfig)
+    workers: int = setting(0, "Training processes, one thread each (0 = one per usable core); results do "
+                              "not depend on it.", affects_results=False)
+    idk_weighting: str = setting("sqrt", f"Cross-entropy weight of the IDK class, one of {WEIGHTINGS}.")
+    idk_weight_cap: float = setting(10.0, "Upper bound of the IDK class weight (>= 1).")
+    n_blend: int = setting(2000, "Two-digit blends in the OOD probe sets (0 skips them).")
+    n_noise: int = setting(2000, "Uniform-noise images in the OOD probe sets (0 skips them).")
+    n_fashion: int = setting(10_000, "First N Fashion-MNIST test images in the OOD probe sets (0 skips).")
+    ood_seed: int = setting(0, "Seed of the blend and noise probe sets.")
+    fashion_dir: str | None = setting(None, "Fashion-MNIST IDX directory (default: the Debian package's).")
+    curve_points: int = setting(200, "Points of the stored risk–coverage curve.")
+
+    def __post_init__(self) -> None:
+        for name in ("seeds", "curve_points"):
+            check_positive_int(getattr(self, name), name)
+        for name in ("seed", "ood_seed"):
+            check_seed(getattr(self, name), name)
+        for name in ("workers", "n_blend", "n_noise", "n_fashion"):
+            check_non_negative_int(getattr(self, name), name)
+        check_option(self.idk_weighting, "idk_weighting", WEIGHTINGS)
+        check_float(self.idk_weight_cap, "idk_weight_cap", low=1)
+        if self.fashion_dir is not None:
+            check_instance(self.fashion_dir, "fashion_dir", str)
+        check_instance(self.train, "train", TrainConfig)  # which checks its own fields
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> EvalConfig:
+        """Build from a plain dict (``train`` may be a dict of :class:`~greyzone.config.TrainConfig` fields);
+        unknown keys, also inside ``train``, raise :class:`~greyzone.errors.ParameterError` naming them."""
+        return from_dict(cls, d)
+
+
+def from_dict(cls: type[T], d: dict[str, Any]) -> T:
+    """``cls(**d)`` after rejecting unknown keys and values whose type is not the field's; nested config
+    dataclasses may be given as dicts."""
+    if not isinstance(d, dict):
+        raise ParameterTypeError(f"{cls.__name__} needs a dict, got {type(d).__name__}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(d) - set(fields))
+    if unknown:
+        raise ParameterError(f"unknown {cls.__name__} key(s): {', '.join(unknown)}; "
+                             f"known: {', '.join(fields)}")
+    hints = typing.get_type_hints(cls)
+    out = {}
+    for name, value in d.items():
+        kind = hints[name]
+        if dataclasses.is_dataclass(kind) and isinstance(value, dict):
+            value = from_dict(kind, value)
+        _check_type(cls, name, value, kind)
+        out[name] = value
+    return cls(**out)
+
+
+def _check_type(cls: type, name: str, value: Any, kind: Any) -> None:
+    allowed = typing.get_args(kind) if isinstance(kind, types.UnionType) else (kind,)
+    for t in allowed:
+        if t is type(None) and value is None:
+            return
+        if t is float and isinstance(value, int | float) and not isinstance(value, bool):
+            return
+        if t is int and isinstance(value, int) and not isinstance(value, bool):
+            return
+        if t not in (int, float, type(None)) and isinstance(value, t):
+            return
+    names = " or ".join("None" if t is type(None) else t.__name__ for t in allowed)
+    raise ParameterTypeError(f"{cls.__name__}.{name} must be {names}, got {type(value).__name__} {value!r}")
+
+
+def cache_slice(cfg: Any, *names: str) -> dict[str, Any]:
+    """The fields ``names`` of ``cfg`` (nested configs expanded) without those marked
+    ``affects_results=False``: what a stage's cache key is made of."""
+    out = {}
+    by_name = {f.name: f for f in dataclasses.fields(cfg)}
+    for name in names:
+        f = by_name[name]
+        if not f.metadata.get("affects_results", True):
+            raise ParameterError(f"{name} does not affect results and cannot be part of a cache key")
+        value = getattr(cfg, name)
+        if dataclasses.is_dataclass(value):
+            value = cache_slice(value, *(g.name for g in dataclasses.fields(value)
+                                         if g.metadata.get("affects_results", True)))
+        out[name] = value
+    return out
 
 
 def cache_key(*parts: Any) -> str:

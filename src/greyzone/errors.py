@@ -21,3 +21,18 @@ class WorkspaceError(GreyzoneError):
 
 class ExportError(GreyzoneError):
     """An export failed validation; the previous export was left in place."""
+
+
+class ParameterError(GreyzoneError, ValueError):
+    """A parameter or input array has a value outside what the function accepts (also a ``ValueError``)."""
+
+
+class ParameterTypeError(GreyzoneError, TypeError):
+    """A parameter or input array has the wrong type or dtype (also a ``TypeError``)."""
+
+
+class UnknownSampleError(GreyzoneError, KeyError):
+    """A sample id that the workspace does not hold (also a ``KeyError``)."""
+
+    def __str__(self) -> str:  # KeyError would print the message with quotes around it
+        return str(self.args[0]) if self.args else ""

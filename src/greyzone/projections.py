@@ -12,12 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-
-def _check(embeddings: np.ndarray) -> np.ndarray:
-    x = np.asarray(embeddings, dtype=np.float32)
-    if x.ndim != 2 or len(x) < 3:
-        raise ValueError(f"embeddings must be (N >= 3, D), got shape {x.shape}")
-    return x
+from greyzone.validation import as_float_matrix
 
 
 def pca_2d(embeddings: np.ndarray, *, random_state: int = 0) -> np.ndarray:
@@ -25,7 +20,7 @@ def pca_2d(embeddings: np.ndarray, *, random_state: int = 0) -> np.ndarray:
     is positive (PCA signs are otherwise arbitrary across library versions)."""
     from sklearn.decomposition import PCA
 
-    x = _check(embeddings)
+    x = as_float_matrix(embeddings, "embeddings", dtype=np.float32, min_len=3)
     pca = PCA(n_components=2, random_state=random_state).fit(x)
     signs = np.sign(pca.components_[np.arange(2), np.abs(pca.components_).argmax(1)])
     return (pca.transform(x) * signs).astype(np.float32)
@@ -42,7 +37,7 @@ def umap_2d(
     os.environ.setdefault("NUMBA_CACHE_DIR", str(Path.home() / ".cache" / "greyzone" / "numba"))
     import umap
 
-    x = _check(embeddings)
+    x = as_float_matrix(embeddings, "embeddings", dtype=np.float32, min_len=3)
     reducer = umap.UMAP(
         n_components=2,
         n_neighbors=min(n_neighbors, len(x) - 1),

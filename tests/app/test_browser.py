@@ -59,7 +59,7 @@ class Page:
 
 
 def human(ws):
-    d = ws.decisions()
+    d = ws.decisions.history()
     return d[d.source == "human"].sort_values("id")
 
 

@@ -48,7 +48,7 @@ def test_review_prints_the_url_and_a_kill_loses_no_acknowledged_decision(review_
     review_process.wait(10)
     ws = Workspace.open(workspace_path)
     try:
-        d = ws.decisions()
+        d = ws.decisions.history()
         human = d[d.source == "human"]
         assert sorted(human.id) == sorted(acked)
         assert set(human.author) == {"ada"}

@@ -18,18 +18,20 @@ N = 1000
 @pytest.fixture(scope="module")
 def evaluated(tmp_path_factory):
     import greyzone
-    from greyzone.evaluation.evaluate import evaluate_workspace
+    from greyzone.evaluation.evaluate import EvalConfig, evaluate_workspace
 
     ws = greyzone.run(workspace=str(tmp_path_factory.mktemp("mnist") / "ws"), limit=N, folds=2,
-                      train=TrainConfig(epochs=1, threads=1), umap=False)
-    result = evaluate_workspace(ws, seeds=1, epochs=1, progress=False, batch_size=32, workers=1,
-                                n_fashion=1000, n_blend=500, n_noise=500)
+                      train=TrainConfig(epochs=1), umap=False)
+    cfg = EvalConfig(seeds=1, train=TrainConfig(epochs=1, batch_size=32), workers=1, n_fashion=1000,
+                     n_blend=500, n_noise=500)
+    result = evaluate_workspace(ws, cfg, progress=False)
     return ws, result
 
 
 def test_sizes_labels_and_file(evaluated):
     ws, result = evaluated
-    assert json.loads((ws.path / "evaluation" / "evaluation.json").read_text()) == result
+    assert json.loads(ws.layout.evaluation.read_text()) == result
+    assert result["config"]["train"] == {"epochs": 1, "batch_size": 32, "lr": 3e-3}
     data = result["data"]
     assert data["n_train"] == data["n_test"] == N
     assert 0 < data["n_train_idk"] <= 0.05 * N and 0 < data["n_test_idk"] <= 0.05 * N  # the proposals

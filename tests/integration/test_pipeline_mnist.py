@@ -58,22 +58,22 @@ def test_outputs(ws):
     # original order and labels: the first MNIST train labels are 5, 0, 4, 1, 9; test 7, 2, 1, 0, 4
     assert scores[scores.split == "train"].label.head(5).tolist() == [5, 0, 4, 1, 9]
     assert scores[scores.split == "test"].label.head(5).tolist() == [7, 2, 1, 0, 4]
-    assert np.allclose(ws.load_array("probs").sum(1), 1, atol=1e-4)
-    assert ws.load_array("embeddings").shape == (800, 84)
-    assert ws.load_array("dyn_p_label").shape == (400, 1)
+    assert np.allclose(ws.arrays.load("probs").sum(1), 1, atol=1e-4)
+    assert ws.arrays.load("embeddings").shape == (800, 84)
+    assert ws.arrays.load("dyn_p_label").shape == (400, 1)
     manifest = pd.read_csv(ws.path / "export" / "manifest.csv")
     assert len(manifest) == 800
     ds = load_imagefolder(ws.path / "export")
     assert sum(len(s) for s in ds.splits.values()) == 800
     n_idk = int(scores.idk_proposed.sum())
     assert (manifest.curated_label == "IDK").sum() == n_idk > 0
-    run = ws.last_run()
+    run = ws.runs.last()
     assert len(run["metrics"]["crossfit"]["fold_accuracy"]) == 2
     assert {"train", "scores", "export"} <= set(run["timings"])
 
 
 def test_out_of_fold_probabilities_come_from_the_other_fold(ws):
-    fold = ws.load_array("fold")
+    fold = ws.arrays.load("fold")
     assert set(np.unique(fold[ws.split_sids("train")])) == {0, 1}
     assert (fold[ws.split_sids("test")] == -1).all()
 
@@ -86,11 +86,11 @@ def test_same_seed_same_scores_and_export_bytes(ws, tmp_path):
 
 
 def test_rerun_reuses_finished_stages(ws):
-    before = ws.load_array("probs", mmap=False)
+    before = ws.arrays.load("probs", mmap=False)
     again = greyzone.run(workspace=str(ws.path), **SMALL)
-    timings = again.last_run()["timings"]
+    timings = again.runs.last()["timings"]
     assert "train" not in timings  # cached: not re-run
-    assert np.array_equal(again.load_array("probs"), before)
+    assert np.array_equal(again.arrays.load("probs"), before)
 
 
 def test_export_can_be_curated_again(ws, tmp_path):

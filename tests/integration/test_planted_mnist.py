@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from greyzone.benchmark.inject import inject_problems
 from greyzone.config import RunConfig, TrainConfig
-from greyzone.evaluation.inject import inject_problems
 from greyzone.evaluation.metrics import auroc, recall_at_k
 from greyzone.pipeline import run_pipeline
 from greyzone.sources.dataset import Dataset, Split

@@ -34,7 +34,7 @@ def snapshot(root):
 def workspace(tmp_path):
     """A workspace with an export, which a failed command must leave exactly as it was."""
     ws = Workspace.create(tmp_path / "ws", tiny_dataset())
-    ws.decide([1], "idk")
+    ws.decisions.append([1], "idk")
     write_export(ws)
     ws.close()
     return tmp_path / "ws"

@@ -9,8 +9,11 @@ import numpy as np
 import pytest
 from rich.console import Console
 
-from greyzone.errors import WorkspaceError
+from greyzone.cli.tables import print_evaluation
+from greyzone.config import TrainConfig
+from greyzone.errors import ParameterError, ParameterTypeError, WorkspaceError
 from greyzone.evaluation import evaluate as E
+from greyzone.evaluation import scoring as S
 from greyzone.evaluation.robustness import build_ood_sets
 from greyzone.export.tree import write_export
 from greyzone.sources.dataset import Dataset, Split
@@ -18,7 +21,12 @@ from greyzone.store.workspace import Workspace
 
 CLASSES = ("a", "b", "c")
 IDK = len(CLASSES)
-FAST = {"batch_size": 16, "n_blend": 50, "n_noise": 50, "workers": 1}
+
+
+def fast(*, seeds: int = 1, epochs: int = 1, **options) -> E.EvalConfig:
+    """A small evaluation: batch 16, 50-image OOD sets, one training process."""
+    return E.EvalConfig(seeds=seeds, train=TrainConfig(epochs=epochs, batch_size=16), n_blend=50, n_noise=50,
+                        workers=1, **options)
 
 
 # --------------------------------------------------------------------------------------------- synthetic data
@@ -42,7 +50,7 @@ def make_workspace(path, *, n_train=240, n_test=96, export=True) -> tuple[Worksp
     test, two_test = bars(n_test, rng, "test")
     ws = Workspace.create(path, Dataset("bars", CLASSES, {"train": train, "test": test}))
     two = np.concatenate([two_train, two_test])
-    ws.decide(np.flatnonzero(two), "idk")
+    ws.decisions.append(np.flatnonzero(two), "idk")
     if export:
         write_export(ws)
     return ws, two
@@ -65,8 +73,8 @@ def evaluated(tmp_path_factory):
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(jobs, "run_jobs", spy)
-        result = E.evaluate_workspace(ws, seeds=2, epochs=3, progress=False,
-                                      fashion_dir=str(ws.path / "no-fashion-here"), **FAST)
+        cfg = fast(seeds=2, epochs=3, fashion_dir=str(ws.path / "no-fashion-here"))
+        result = E.evaluate_workspace(ws, cfg, progress=False)
     return ws, two, result, calls
 
 
@@ -74,13 +82,15 @@ def evaluated(tmp_path_factory):
 def test_result_file_has_every_model_and_metric(evaluated):
     ws, two, result, _ = evaluated
     on_disk = json.loads((ws.path / "evaluation" / "evaluation.json").read_text())
-    assert on_disk == result
+    assert on_disk == result == E.load_evaluation(ws)
     assert list(result["models"]) == ["baseline", "no_idk", "idk_aware", "idk_aware_pidk"]
     assert result["classes"] == ["a", "b", "c", "IDK"]
     assert result["data"]["n_train_idk"] == int(two[:240].sum()) == 30
     assert result["data"]["n_test_idk"] == int(two[240:].sum()) == 12
     assert result["data"]["n_export_differs_from_store"] == 0
-    assert result["config"]["seeds"] == 2 and result["config"]["epochs"] == 3
+    assert result["config"]["seeds"] == 2 and result["config"]["train"]["epochs"] == 3
+    assert E.EvalConfig.from_dict({k: result["config"][k] for k in E.EvalConfig.__dataclass_fields__}) == \
+        fast(seeds=2, epochs=3, fashion_dir=str(ws.path / "no-fashion-here"))
     assert result["config"]["idk_weighting"] == "sqrt"
     for name, r in result["models"].items():
         assert r["seeds"] == [0, 1]
@@ -141,86 +151,105 @@ def test_planted_grey_zone_is_found(evaluated):
 def test_print_evaluation_renders_every_model(evaluated):
     _, _, result, _ = evaluated
     console = Console(record=True, width=250)
-    E.print_evaluation(result, console)
+    print_evaluation(result, console)
     text = console.export_text()
     for name in result["models"]:
         assert name in text
     assert "fashion_mnist skipped" in text and "±" in text
+    assert "2 seed(s) × 3 epochs" in text and "evaluation/evaluation.json" in text
 
 
 def test_missing_export_says_to_run_export(tmp_path):
     ws, _ = make_workspace(tmp_path / "ws", n_train=24, n_test=12, export=False)
     with pytest.raises(WorkspaceError, match="greyzone export"):
-        E.evaluate_workspace(ws, seeds=1, epochs=1, progress=False)
+        E.evaluate_workspace(ws, fast(), progress=False)
+    assert E.load_evaluation(ws) is None
 
 
 def test_stale_export_is_flagged_and_single_seed_has_no_std(tmp_path):
     ws, _ = make_workspace(tmp_path / "ws", n_train=48, n_test=24)
-    ws.decide([0, 1], "idk")  # after the export
-    result = E.evaluate_workspace(ws, seeds=1, epochs=1, progress=False, fashion_dir=str(tmp_path), **FAST)
+    ws.decisions.append([0, 1], "idk")  # after the export
+    result = E.evaluate_workspace(ws, fast(fashion_dir=str(tmp_path)), progress=False)
     assert result["data"]["n_export_differs_from_store"] == 2
     assert result["models"]["baseline"]["curated"]["aurc"]["std"] is None
     assert result["models"]["baseline"]["risk_coverage"]["risk_std"] is None
 
 
 def test_bad_options_are_rejected(tmp_path):
-    ws, _ = make_workspace(tmp_path / "ws", n_train=24, n_test=12, export=False)
-    with pytest.raises(ValueError, match="idk_weighting"):
-        E.evaluate_workspace(ws, seeds=1, epochs=1, idk_weighting="balanced")
-    with pytest.raises(ValueError, match="seeds"):
-        E.evaluate_workspace(ws, seeds=0, epochs=1)
+    with pytest.raises(ParameterError, match=r"idk_weighting must be one of \('sqrt', 'inverse', 'none'\), "
+                                             r"got 'balanced'"):
+        E.EvalConfig(idk_weighting="balanced")
+    with pytest.raises(ParameterError, match=r"seeds must be an int in \[1, inf\), got 0"):
+        E.EvalConfig(seeds=0)
+    with pytest.raises(ParameterError, match=r"idk_weight_cap must be a number in \[1, inf\), got 0.5"):
+        E.EvalConfig(idk_weight_cap=0.5)
+    with pytest.raises(ParameterTypeError, match="train must be a TrainConfig, got a dict"):
+        E.EvalConfig(train={"epochs": 1})
     with pytest.raises(TypeError):
-        E.evaluate_workspace(ws, seeds=1, epochs=1, limit=10)
+        E.EvalConfig(epochs=1)  # training options live in train
+    ws, _ = make_workspace(tmp_path / "ws", n_train=24, n_test=12, export=False)
+    with pytest.raises(ParameterTypeError, match="cfg must be an EvalConfig, got a dict"):
+        E.evaluate_workspace(ws, {"seeds": 1}, progress=False)
+
+
+def test_eval_config_from_dict_takes_train_as_a_dict_and_names_unknown_keys():
+    cfg = E.EvalConfig.from_dict({"seeds": 2, "train": {"epochs": 1, "batch_size": 16}, "n_blend": 0})
+    assert cfg == E.EvalConfig(seeds=2, train=TrainConfig(epochs=1, batch_size=16), n_blend=0)
+    assert E.EvalConfig.from_dict({}) == E.EvalConfig()
+    with pytest.raises(ParameterError, match="unknown EvalConfig key.*: epochs, limit"):
+        E.EvalConfig.from_dict({"seeds": 1, "epochs": 3, "limit": 10})
+    with pytest.raises(ParameterError, match="unknown TrainConfig key.*: epoch;"):
+        E.EvalConfig.from_dict({"train": {"epoch": 3}})
 
 
 # --------------------------------------------------------------------------------------------- IDK weighting
 def test_idk_class_weight_schemes():
     digits = [100, 120, 80]  # median 100
-    assert E.idk_class_weight(4, digits, scheme="sqrt") == pytest.approx(5.0)
-    assert E.idk_class_weight(25, digits, scheme="inverse") == pytest.approx(4.0)
-    assert E.idk_class_weight(4, digits, scheme="inverse") == 10.0  # capped
-    assert E.idk_class_weight(4, digits, scheme="inverse", cap=30.0) == pytest.approx(25.0)
-    assert E.idk_class_weight(1, digits, scheme="sqrt") == 10.0  # sqrt(100) = 10 = cap
-    assert E.idk_class_weight(4, digits, scheme="none") == 1.0
-    assert E.idk_class_weight(0, digits) == 1.0  # no IDK image: nothing to weight
-    assert E.idk_class_weight(400, digits) == 1.0  # never down-weighted below a digit
-    with pytest.raises(ValueError, match="scheme"):
-        E.idk_class_weight(4, digits, scheme="balanced")
-    with pytest.raises(ValueError, match="cap"):
-        E.idk_class_weight(4, digits, cap=0.5)
+    assert S.idk_class_weight(4, digits, scheme="sqrt") == pytest.approx(5.0)
+    assert S.idk_class_weight(25, digits, scheme="inverse") == pytest.approx(4.0)
+    assert S.idk_class_weight(4, digits, scheme="inverse") == 10.0  # capped
+    assert S.idk_class_weight(4, digits, scheme="inverse", cap=30.0) == pytest.approx(25.0)
+    assert S.idk_class_weight(1, digits, scheme="sqrt") == 10.0  # sqrt(100) = 10 = cap
+    assert S.idk_class_weight(4, digits, scheme="none") == 1.0
+    assert S.idk_class_weight(0, digits) == 1.0  # no IDK image: nothing to weight
+    assert S.idk_class_weight(400, digits) == 1.0  # never down-weighted below a digit
+    with pytest.raises(ValueError, match=r"scheme must be one of .*, got 'balanced'"):
+        S.idk_class_weight(4, digits, scheme="balanced")
+    with pytest.raises(ValueError, match=r"cap must be a number in \[1, inf\), got 0.5"):
+        S.idk_class_weight(4, digits, cap=0.5)
 
 
 def test_class_weights_vector():
     labels = np.array([0] * 50 + [1] * 50 + [2] * 50 + [3] * 2)
-    w = E.class_weights(labels, idk_label=3)
+    w = S.class_weights(labels, idk_label=3)
     assert w.dtype == np.float32 and w.tolist()[:3] == [1.0, 1.0, 1.0]
     assert w[3] == pytest.approx(5.0)
-    with pytest.raises(ValueError, match="labels must lie"):
-        E.class_weights(np.array([0, 4]), idk_label=3)
+    with pytest.raises(ValueError, match=r"labels must be in \[0, 4\), got labels\[1\] = 4"):
+        S.class_weights(np.array([0, 4]), idk_label=3)
 
 
 # --------------------------------------------------------------------------------------------- scoring
 def test_abstain_score_matches_softmax_and_keeps_confident_samples_apart():
     rng = np.random.default_rng(0)
     z = rng.normal(size=(50, 4)) * 3
-    p = E.softmax64(z)
-    np.testing.assert_allclose(E.abstain_score(z, idk_label=3), 1 - p[:, :3].max(1), atol=1e-12)
-    np.testing.assert_allclose(E.abstain_score(z, idk_label=3, kind="p_idk"), p[:, 3], atol=1e-12)
-    assert (E.abstain_score(z, idk_label=3) >= E.abstain_score(z, idk_label=3, kind="p_idk") - 1e-12).all()
+    p = S.softmax64(z)
+    np.testing.assert_allclose(S.abstain_score(z, idk_label=3), 1 - p[:, :3].max(1), atol=1e-12)
+    np.testing.assert_allclose(S.abstain_score(z, idk_label=3, kind="p_idk"), p[:, 3], atol=1e-12)
+    assert (S.abstain_score(z, idk_label=3) >= S.abstain_score(z, idk_label=3, kind="p_idk") - 1e-12).all()
     confident = np.array([[60.0, 0, 0], [50.0, 0, 0]])  # 1 − p_max rounds to 0 for both in float64
-    s = E.abstain_score(confident, idk_label=3)
+    s = S.abstain_score(confident, idk_label=3)
     assert 0 < s[0] < s[1]
-    with pytest.raises(ValueError, match="p_idk needs 4"):
-        E.abstain_score(z[:, :3], idk_label=3, kind="p_idk")
+    with pytest.raises(ValueError, match=r"logits must have 4 columns .* kind='p_idk', got shape \(50, 3\)"):
+        S.abstain_score(z[:, :3], idk_label=3, kind="p_idk")
 
 
 def test_matched_threshold_takes_exactly_k_distinct_scores():
     s = np.array([0.1, 0.9, 0.5, 0.7, 0.3])
-    assert E.matched_threshold(s, 0) == math.inf
-    assert E.matched_threshold(s, 2) == 0.7 and (s >= 0.7).sum() == 2
-    assert E.matched_threshold(s, 5) == 0.1
-    with pytest.raises(ValueError, match="n_abstain"):
-        E.matched_threshold(s, 6)
+    assert S.matched_threshold(s, 0) == math.inf
+    assert S.matched_threshold(s, 2) == 0.7 and (s >= 0.7).sum() == 2
+    assert S.matched_threshold(s, 5) == 0.1
+    with pytest.raises(ValueError, match=r"n_abstain must be an int in \[0, 5\], got 6"):
+        S.matched_threshold(s, 6)
 
 
 def planted_logits(y, *, idk_label, n_outputs, doubt):
@@ -244,7 +273,7 @@ def test_score_seed_on_an_oracle_model():
     for n_out, rule in ((4, "argmax"), (3, "threshold")):
         z = planted_logits(y, idk_label=3, n_outputs=n_out, doubt=doubt)
         ood = {"noise": np.zeros((20, n_out))} if n_out == 4 else flat
-        r = E.score_seed(z, y, np.where(y == 3, 1, y), ood, idk_label=3, score_kind="max_digit", rule=rule,
+        r = S.score_seed(z, y, np.where(y == 3, 1, y), ood, idk_label=3, score_kind="max_digit", rule=rule,
                          grid=grid)
         c = r["curated"]
         assert c["accuracy_non_idk"] == 1.0 and c["idk_f1"] == 1.0, rule
@@ -267,7 +296,7 @@ def test_score_seed_curve_ends_at_the_error_rate():
     y = rng.integers(0, 4, 300)
     z = rng.normal(size=(300, 4))
     grid = np.arange(1, 201) / 200
-    r = E.score_seed(z, y, np.minimum(y, 2), {}, idk_label=3, score_kind="max_digit", rule="argmax",
+    r = S.score_seed(z, y, np.minimum(y, 2), {}, idk_label=3, score_kind="max_digit", rule="argmax",
                      grid=grid)
     pred = z.argmax(1)
     assert r["curve"][-1] == pytest.approx(np.mean(pred != y))

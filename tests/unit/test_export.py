@@ -39,9 +39,9 @@ def digest(root):
 
 
 def test_layout_manifest_and_round_trip(ws):
-    ws.decide([0], "idk", source="auto", author="greyzone")
-    ws.decide([1], "relabel", label=2)
-    ws.decide([7], "idk")
+    ws.decisions.append([0], "idk", source="auto", author="greyzone")
+    ws.decisions.append([1], "relabel", label=2)
+    ws.decisions.append([7], "idk")
     out = write_export(ws)
     root = ws.path / "export"
     assert (root / "train" / "IDK" / "00000.png").is_file()
@@ -60,13 +60,13 @@ def test_layout_manifest_and_round_trip(ws):
 
 
 def test_no_proposals(ws):
-    ws.decide([0], "idk", source="auto", author="greyzone")
+    ws.decisions.append([0], "idk", source="auto", author="greyzone")
     write_export(ws, include_proposals=False)
     assert not (ws.path / "export" / "train" / "IDK").exists()
 
 
 def test_same_store_same_bytes(ws, tmp_path):
-    ws.decide([2], "idk")
+    ws.decisions.append([2], "idk")
     write_export(ws, dest=tmp_path / "a")
     write_export(ws, dest=tmp_path / "b")
     assert digest(tmp_path / "a") == digest(tmp_path / "b")
@@ -75,7 +75,7 @@ def test_same_store_same_bytes(ws, tmp_path):
 def test_failed_validation_keeps_previous_export(ws, monkeypatch):
     write_export(ws)
     before = digest(ws.path / "export")
-    ws.decide([3], "idk")
+    ws.decisions.append([3], "idk")
 
     def broken(*a, **k):
         raise ExportError("export validation failed: simulated")

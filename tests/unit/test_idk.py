@@ -9,8 +9,10 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from rich.console import Console
 
-from greyzone.evaluation.curation import evaluate_planted
+from greyzone.benchmark.curation import evaluate_planted
+from greyzone.cli.tables import print_curation
 from greyzone.scores.idk import idk_proposed, idk_score, label_support
 
 LN10 = math.log(10)
@@ -85,12 +87,12 @@ def test_range_and_monotonicity(p, c, k, frac, dp, dh):
 @pytest.mark.parametrize(
     "table, match",
     [
-        (pd.DataFrame({"hardness": [0.0]}), "no column 'p_label'"),
+        (pd.DataFrame({"hardness": [0.0]}), "scores must be a table with a column 'p_label', got columns"),
         (_table(p=[1.2]), r"p_label.*\[0, 1\].*1.2"),
-        (_table(p=[np.nan]), "p_label.*NaN at row 0"),
+        (_table(p=[np.nan]), r"scores\['p_label'\] must be free of NaN, got scores\['p_label'\]\[0\] = nan"),
         (_table(p=[0.5], knn=[-0.1]), "knn_agreement.*-0.1"),
         (_table(p=[0.5], h=[-1.0]), "hardness"),
-        (pd.DataFrame({"p_label": [0.5]}), "no column 'hardness'"),
+        (pd.DataFrame({"p_label": [0.5]}), "scores must be a table with a column 'hardness'"),
     ],
 )
 def test_bad_tables_name_the_problem(table, match):
@@ -151,7 +153,7 @@ def test_proposal_bad_arguments():
     with pytest.raises(ValueError, match="threshold"):
         idk_proposed(t, threshold=0)
     t2 = _proposal_table(p=[0.1, 0.2], cart=[0.1, 0.1], knn=[0.1, 0.1]).drop(columns="idk_score")
-    with pytest.raises(ValueError, match="no column 'idk_score'"):
+    with pytest.raises(ValueError, match="scores must be a table with a column 'idk_score', got columns"):
         idk_proposed(t2, rate_cap=0.5)
 
 
@@ -191,5 +193,17 @@ def test_evaluate_planted_per_kind():
     # cleanlab's flag is exactly the flips: precision 1 on every kind it fires on, recall 2/4 overall
     assert flags["label_issue (cleanlab)", "all"]["recall"] == 0.5
     assert flags["label_issue (cleanlab)", "all"]["precision"] == 1.0
-    with pytest.raises(ValueError, match="unknown values"):
+    with pytest.raises(ValueError, match=r"kind must hold 'clean' or one of .*, got unknown values \['dirty"):
         evaluate_planted(t, np.array(["dirty"] * n))
+    with pytest.raises(ValueError, match=r"kind must be of shape \(10,\), got shape \(3,\)"):
+        evaluate_planted(t, kind[:3])
+
+    # the console tables of a bench_curation result built from it
+    result = {"config": {"seed": 0, "folds": 2, "epochs": 1}, "policy": "test-policy",
+              "scenarios": {"tiny": {"counts": {"clean": 6, "flip_uniform": 2, "blend": 1, "ood": 1},
+                                     "n_train": n, "wall_s": 1.0, **out}}}
+    console = Console(record=True, width=250)
+    print_curation(result, console)
+    text = console.export_text()
+    assert "tiny: 10 train samples, planted flip_uniform 2, blend 1, ood 1" in text
+    assert "1.000 / 1.000" in text and "idk_proposed" in text and "policy: test-policy" in text

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from greyzone.evaluation.inject import KINDS, Injection, blend_pairs, inject_problems, noise_images
+from greyzone.benchmark.inject import KINDS, Injection, blend_pairs, inject_problems, noise_images
 
 N = 1000
 PAIRS = ((4, 9), (3, 5), (1, 7))
@@ -82,7 +82,7 @@ def test_pair_flip_needs_enough_eligible_samples(data):
     images, labels, _ = data
     with pytest.raises(ValueError, match="only 200 have a label in pairs"):
         inject_problems(images, labels, seed=0, pair_flip=0.3, pairs=((4, 9),))
-    with pytest.raises(ValueError, match="class 4 appears in more than one pair"):
+    with pytest.raises(ValueError, match="pairs must name each class at most once, got class 4 in more"):
         inject_problems(images, labels, seed=0, pair_flip=0.1, pairs=((4, 9), (4, 1)))
 
 
@@ -120,13 +120,15 @@ def test_rejects_bad_requests(data):
     images, labels, _ = data
     with pytest.raises(ValueError, match="ood_images"):
         inject_problems(images, labels, seed=0, ood=0.1)
-    with pytest.raises(ValueError, match="ask for 1200 problem samples but there are only 1000"):
+    with pytest.raises(ValueError, match="fractions must ask for at most the 1000 samples, got .* for 1200"):
         inject_problems(images, labels, seed=0, uniform_flip=0.6, blend=0.6)
-    with pytest.raises(ValueError, match="blend must be a fraction in"):
+    with pytest.raises(ValueError, match=r"blend must be a number in \[0, 1\], got 1.5"):
         inject_problems(images, labels, seed=0, blend=1.5)
-    with pytest.raises(ValueError, match="images must be an"):
+    with pytest.raises(TypeError, match=r"images must be an \(N, H, W\) uint8 array, got dtype float32"):
         inject_problems(images.astype(np.float32), labels, seed=0)
-    with pytest.raises(ValueError, match="seed must be"):
+    with pytest.raises(ValueError, match=r"images must be an \(N, H, W\) uint8 .*, got shape \(1000, 784\)"):
+        inject_problems(images.reshape(len(images), -1), labels, seed=0)
+    with pytest.raises(ValueError, match=r"seed must be an int in \[0, inf\), got -1"):
         inject_problems(images, labels, seed=-1)
 
 

@@ -47,13 +47,13 @@ def test_open_non_workspace(tmp_path):
 
 
 def test_incompatible_format_version(ws):
-    ws._con.execute("UPDATE meta SET value = '99' WHERE key = 'format_version'")
+    ws.db.con.execute("UPDATE meta SET value = '99' WHERE key = 'format_version'")
     with pytest.raises(WorkspaceError, match=r"workspace format '99' is not supported"):
         Workspace.open(ws.path)
 
 
 def test_newer_schema_refused(ws):
-    ws._con.execute("PRAGMA user_version = 42")
+    ws.db.con.execute("PRAGMA user_version = 42")
     with pytest.raises(WorkspaceError, match="schema version 42 is newer"):
         Workspace.open(ws.path)
 
@@ -65,54 +65,54 @@ def test_corrupt_database(tmp_path):
 
 
 def test_decisions_precedence_and_undo(ws):
-    ws.decide([0, 1], "idk", source="auto", author="greyzone")
-    ws.decide([1], "relabel", label=2, author="ann")
-    ws.decide([2], "keep", author="ann")
-    c = ws.curated().set_index("sid")
+    ws.decisions.append([0, 1], "idk", source="auto", author="greyzone")
+    ws.decisions.append([1], "relabel", label=2, author="ann")
+    ws.decisions.append([2], "keep", author="ann")
+    c = ws.decisions.curated().set_index("sid")
     assert c.loc[0, "curated_label"] == 3 and c.loc[0, "decided_by"] == "auto"
     assert c.loc[1, "curated_label"] == 2 and c.loc[1, "decided_by"] == "human"
     assert c.loc[2, "curated_label"] == c.loc[2, "original_label"] and c.loc[2, "decided_by"] == "human"
-    assert ws.curated(include_proposals=False).set_index("sid").loc[0, "curated_label"] == 0
+    assert ws.decisions.curated(include_proposals=False).set_index("sid").loc[0, "curated_label"] == 0
     # undo the human relabel: the auto proposal is in force again
-    assert ws.undo(1, author="ann") is not None
-    c = ws.curated().set_index("sid")
+    assert ws.decisions.undo([1], author="ann")[0] is not None
+    c = ws.decisions.curated().set_index("sid")
     assert c.loc[1, "curated_label"] == 3 and c.loc[1, "decided_by"] == "auto"
-    assert ws.undo(1, author="ann") is None  # nothing human left to undo
-    ws.decide([0], "keep", author="ann")  # a human keep overrides an auto IDK proposal
-    c = ws.curated().set_index("sid")
+    assert ws.decisions.undo([1], author="ann")[0] is None  # nothing human left to undo
+    ws.decisions.append([0], "keep", author="ann")  # a human keep overrides an auto IDK proposal
+    c = ws.decisions.curated().set_index("sid")
     assert c.loc[0, "curated_label"] == c.loc[0, "original_label"] and c.loc[0, "decided_by"] == "human"
-    log = ws.decisions(sid=1)
+    log = ws.decisions.history(sid=1)
     assert log.action.tolist() == ["undo", "relabel", "idk"]
 
 
 def test_undo_is_a_stack(ws):
-    ws.decide([4], "idk")
-    ws.decide([4], "relabel", label=0)
-    ws.undo(4)
-    assert ws.effective_decisions().set_index("sid").loc[4, "action"] == "idk"
-    ws.undo(4)
-    assert 4 not in ws.effective_decisions().sid.tolist()
+    ws.decisions.append([4], "idk")
+    ws.decisions.append([4], "relabel", label=0)
+    ws.decisions.undo([4])
+    assert ws.decisions.in_force().set_index("sid").loc[4, "action"] == "idk"
+    ws.decisions.undo([4])
+    assert 4 not in ws.decisions.in_force().sid.tolist()
 
 
 def test_log_is_append_only(ws):
-    ws.decide([0], "idk")
+    ws.decisions.append([0], "idk")
     with pytest.raises(sqlite3.IntegrityError, match="append-only"):
-        ws._con.execute("DELETE FROM decisions")
+        ws.db.con.execute("DELETE FROM decisions")
     with pytest.raises(sqlite3.IntegrityError, match="append-only"):
-        ws._con.execute("UPDATE decisions SET action = 'keep'")
+        ws.db.con.execute("UPDATE decisions SET action = 'keep'")
 
 
 def test_bad_decisions_write_nothing(ws):
     with pytest.raises(KeyError, match=r"unknown sample id\(s\) \[99\]"):
-        ws.decide([0, 99], "idk")
+        ws.decisions.append([0, 99], "idk")
     with pytest.raises(ValueError, match="relabel needs a label in 0..2"):
-        ws.decide([0], "relabel", label=3)
+        ws.decisions.append([0], "relabel", label=3)
     with pytest.raises(ValueError, match="action must be one of"):
-        ws.decide([0], "delete")
-    assert ws.decisions().empty
+        ws.decisions.append([0], "delete")
+    assert ws.decisions.history().empty
 
 
 def test_acknowledged_decision_survives_a_new_connection(ws):
-    ws.decide([3], "idk", author="x")
+    ws.decisions.append([3], "idk", author="x")
     con = sqlite3.connect(ws.path / "greyzone.sqlite")
     assert con.execute("SELECT COUNT(*) FROM decisions WHERE sid = 3").fetchone()[0] == 1

@@ -20,7 +20,7 @@ from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.responses import HTMLResponse
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
-from greyzone import __version__
+from greyzone._version import __version__
 from greyzone.app.routers import decisions, export, images, samples
 from greyzone.app.state import load_state
 from greyzone.errors import GreyzoneError

@@ -1,13 +1,11 @@
-"""What the app loads once at startup, the request dependencies (state, connection, token) and the
-per-sample decision state (status code and curated label) that the map and grid colour by."""
+"""What the app loads once at startup and the request dependencies (state, token). Decisions are read and
+written only through the workspace's :class:`~greyzone.store.decisions.DecisionLog`; the app has no SQL."""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
-import sqlite3
 import threading
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Annotated
 
@@ -16,40 +14,11 @@ import pandas as pd
 from fastapi import Depends, Header, HTTPException, Request
 
 from greyzone.app.columnar import encode
-from greyzone.app.neighbours import NeighbourIndex
 from greyzone.errors import WorkspaceError
-from greyzone.store.workspace import Workspace, default_author
-
-# Decision status per sample, as sent to the browser (uint8).
-NONE, PROPOSED, KEPT, IDK, RELABELLED = 0, 1, 2, 3, 4
-STATUS_NAMES = ["undecided", "proposed IDK", "kept", "IDK", "relabelled"]
-
-CLASS_COLUMNS = ("label", "pred", "suggested_label")
-PROJECTION_COLUMNS = ("pca_x", "pca_y", "umap_x", "umap_y")
-# direction: +1 = higher is more doubtful, -1 = lower is more doubtful (the grid sorts most doubtful first)
-SCORE_HELP: dict[str, tuple[int, str]] = {
-    "idk_score": (1, "1 − support·(1 − ½·H/log C); support = mean of out-of-fold p(label), "
-                        "cartography confidence, kNN label agreement"),
-    "p_label": (-1, "out-of-sample probability of the given label"),
-    "confidence": (-1, "out-of-sample probability of the predicted class"),
-    "margin": (-1, "p(label) − largest other probability"),
-    "hardness": (1, "entropy of the out-of-sample probabilities"),
-    "mistakenness": (1, "how likely the given label is a mistake"),
-    "uniqueness": (1, "distance to the nearest neighbours in embedding space"),
-    "representativeness": (-1, "how typical the sample is of its region"),
-    "knn_agreement": (-1, "share of nearest neighbours with the same label"),
-    "label_quality": (-1, "cleanlab label quality"),
-    "aum": (-1, "area under the margin during training (train only)"),
-    "cart_confidence": (-1, "mean p(label) over training epochs (train only)"),
-    "cart_variability": (1, "spread of p(label) over training epochs (train only)"),
-}
-
-_IN_LIMIT = 500  # beyond this many sids, read the whole state once instead of a long "sid IN (...)"
-_EFFECTIVE_SQL = """
-SELECT sid, source, action, label, MAX(id) AS id FROM decisions
-WHERE action != 'undo' AND id NOT IN (SELECT undoes FROM decisions WHERE undoes IS NOT NULL) {where}
-GROUP BY sid, source
-"""
+from greyzone.scores.catalog import CATALOG, CLASS_COLUMNS, PROJECTION_COLUMNS
+from greyzone.scores.table import Neighbours
+from greyzone.store.decisions import default_author
+from greyzone.store.workspace import Workspace
 
 
 @dataclass
@@ -63,7 +32,7 @@ class AppState:
     labels: np.ndarray
     probs: np.ndarray
     images: np.ndarray
-    neighbours: NeighbourIndex
+    neighbours: Neighbours  # the kNN graph behind knn_agreement and uniqueness (same split)
     columns_blob: bytes
     version: str
     export_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -91,20 +60,22 @@ def load_state(ws: Workspace, *, token: str, author: str | None) -> AppState:
     scores = ws.scores()
     samples = ws.samples()
     if len(scores) != len(samples) or not np.array_equal(scores.sid.to_numpy(), samples.sid.to_numpy()):
-        raise WorkspaceError(f"{ws.scores_path}: {len(scores)} score rows do not match the {len(samples)} "
+        raise WorkspaceError(f"{ws.layout.scores}: {len(scores)} score rows do not match the {len(samples)} "
                              f"samples in sid order; re-run 'greyzone run' on this workspace")
-    images = ws.images()
-    emb = ws.load_array("embeddings", mmap=False)
+    if not all(ws.arrays.has(a) for a in ("knn_indices", "knn_distances")):
+        from greyzone.pipeline import save_neighbours
+
+        save_neighbours(ws)  # a workspace made by greyzone 0.1.0 did not store the graph
     stamp = "|".join(f"{p.name}:{p.stat().st_mtime_ns}:{p.stat().st_size}"
-                     for p in (ws.scores_path, ws.array_path("images"), ws.array_path("probs")))
+                     for p in (ws.layout.scores, ws.arrays.path("images"), ws.arrays.path("probs")))
     version = hashlib.sha256(stamp.encode()).hexdigest()[:12]
+    neighbours = Neighbours(ws.arrays.load("knn_indices"), ws.arrays.load("knn_distances"))
     return AppState(ws=ws, token=token, author=author or default_author(), scores=scores,
-                    labels=samples.label.to_numpy(), probs=ws.load_array("probs"), images=images,
-                    neighbours=NeighbourIndex().fit(emb), columns_blob=columns_blob(ws, scores),
-                    version=version)
+                    labels=samples.label.to_numpy(), probs=ws.arrays.load("probs"), images=ws.images(),
+                    neighbours=neighbours, columns_blob=columns_blob(scores), version=version)
 
 
-def columns_blob(ws: Workspace, scores: pd.DataFrame) -> bytes:
+def columns_blob(scores: pd.DataFrame) -> bytes:
     """Every column of the score table as typed arrays (see :mod:`greyzone.app.columnar`)."""
     cols: dict[str, np.ndarray] = {}
     categories: dict[str, list[str]] = {}
@@ -129,45 +100,8 @@ def columns_blob(ws: Workspace, scores: pd.DataFrame) -> bytes:
             cols[name] = codes.astype(np.uint8 if len(uniques) < 256 else np.int32)
             categories[name] = [str(u) for u in uniques]
     has = {p: bool(f"{p}_x" in cols and np.isfinite(cols[f"{p}_x"]).any()) for p in ("pca", "umap")}
-    help_ = {k: {"direction": d, "help": h} for k, (d, h) in SCORE_HELP.items() if k in floats}
+    help_ = {k: {"direction": CATALOG[k].direction, "help": CATALOG[k].help} for k in floats if k in CATALOG}
     return encode(cols, categories=categories, scores=floats, flags=flags, projections=has, score_help=help_)
-
-
-def decision_state(con: sqlite3.Connection, labels: np.ndarray, idk: int,
-                   sids: list[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """``(status uint8, curated int16)`` for ``sids`` (default all): the human decision in force, else the
-    auto proposal in force, else the original label (the precedence of ``Workspace.curated``)."""
-    if sids is not None and len(sids) > _IN_LIMIT:
-        status, curated = decision_state(con, labels, idk)
-        ix = np.asarray(sids, dtype=np.int64)
-        return status[ix], curated[ix]
-    if sids is None:
-        rows = con.execute(_EFFECTIVE_SQL.format(where="")).fetchall()
-        pos = np.arange(len(labels))
-        base = labels
-    else:
-        marks = ",".join("?" * len(sids))
-        rows = con.execute(_EFFECTIVE_SQL.format(where=f"AND sid IN ({marks})"), sids).fetchall()
-        pos = {s: i for i, s in enumerate(sids)}
-        base = labels[np.asarray(sids, dtype=np.int64)] if sids else labels[:0]
-    status = np.zeros(len(base), np.uint8)
-    curated = np.asarray(base, dtype=np.int16).copy()
-    for source in ("auto", "human"):
-        for sid, src, action, label, _id in rows:
-            if src != source:
-                continue
-            i = pos[sid]
-            if action == "idk":
-                curated[i], status[i] = idk, (PROPOSED if source == "auto" else IDK)
-            elif action == "relabel":
-                curated[i], status[i] = label, (PROPOSED if source == "auto" else RELABELLED)
-            else:  # keep: an auto keep withdraws a proposal, a human keep confirms the label
-                curated[i], status[i] = base[i], (NONE if source == "auto" else KEPT)
-    return status, curated
-
-
-def last_decision_id(con: sqlite3.Connection) -> int:
-    return int(con.execute("SELECT COALESCE(MAX(id), 0) FROM decisions").fetchone()[0])
 
 
 # ---------------------------------------------------------------------------------------------- dependencies
@@ -176,18 +110,6 @@ def get_state(request: Request) -> AppState:
 
 
 State = Annotated[AppState, Depends(get_state)]
-
-
-def get_con(state: State) -> Iterator[sqlite3.Connection]:
-    """One SQLite connection per request (connections are not shared between threads)."""
-    con = state.ws.connection()
-    try:
-        yield con
-    finally:
-        con.close()
-
-
-Con = Annotated[sqlite3.Connection, Depends(get_con)]
 
 
 def require_token(state: State, x_greyzone_token: Annotated[str | None, Header()] = None) -> None:

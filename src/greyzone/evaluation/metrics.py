@@ -18,86 +18,22 @@ from typing import Any
 
 import numpy as np
 
+from greyzone.errors import ParameterError
+from greyzone.validation import (
+    as_binary,
+    as_labels,
+    as_numeric_1d,
+    as_unit_interval,
+    check_fraction,
+    check_int,
+    check_positive_int,
+    check_same_length,
+)
+
 # scikit-learn (~seconds to import) is imported inside the few functions that wrap it.
 
 # Coverage·N is rounded up, but float noise such as 0.07 * 100 = 7.000000000000001 must not add a sample.
 _COVERAGE_EPS = 1e-9
-
-
-# --------------------------------------------------------------------------------------------- validation
-def _numeric_1d(name: str, x: Any, *, allow_inf: bool = True) -> np.ndarray:
-    arr = np.asarray(x)
-    if arr.dtype == bool:
-        arr = arr.astype(np.float64)
-    if not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
-        raise TypeError(f"{name} must be a numeric or bool array, got dtype {arr.dtype}")
-    if arr.ndim != 1:
-        raise ValueError(f"{name} must be 1-D, got shape {arr.shape}")
-    if arr.size == 0:
-        raise ValueError(f"{name} is empty; need at least one sample")
-    arr = arr.astype(np.float64)
-    if np.isnan(arr).any():
-        raise ValueError(f"{name} contains NaN at index {int(np.flatnonzero(np.isnan(arr))[0])}")
-    if not allow_inf and np.isinf(arr).any():
-        raise ValueError(f"{name} contains inf at index {int(np.flatnonzero(np.isinf(arr))[0])}")
-    return arr
-
-
-def _unit_interval(name: str, x: Any) -> np.ndarray:
-    arr = _numeric_1d(name, x, allow_inf=False)
-    bad = np.flatnonzero((arr < 0) | (arr > 1))
-    if bad.size:
-        raise ValueError(f"{name} must lie in [0, 1], got {arr[bad[0]]!r} at index {int(bad[0])}")
-    return arr
-
-
-def _binary(name: str, x: Any) -> np.ndarray:
-    """A 0/1 or bool array → bool."""
-    arr = _numeric_1d(name, x, allow_inf=False)
-    bad = np.flatnonzero((arr != 0) & (arr != 1))
-    if bad.size:
-        raise ValueError(f"{name} must be bool or 0/1, got {arr[bad[0]]!r} at index {int(bad[0])}")
-    return arr.astype(bool)
-
-
-def _labels(name: str, x: Any, *, n_classes: int) -> np.ndarray:
-    arr = np.asarray(x)
-    if not np.issubdtype(arr.dtype, np.integer) or arr.dtype == bool:
-        raise TypeError(f"{name} must be an integer array, got dtype {arr.dtype}")
-    if arr.ndim != 1:
-        raise ValueError(f"{name} must be 1-D, got shape {arr.shape}")
-    if arr.size == 0:
-        raise ValueError(f"{name} is empty; need at least one sample")
-    bad = np.flatnonzero((arr < 0) | (arr >= n_classes))
-    if bad.size:
-        i = int(bad[0])
-        raise ValueError(f"{name} must lie in [0, {n_classes}), got {int(arr[i])} at index {i}")
-    return arr.astype(np.int64)
-
-
-def _same_length(**arrays: np.ndarray) -> None:
-    lengths = {k: len(v) for k, v in arrays.items()}
-    if len(set(lengths.values())) > 1:
-        desc = ", ".join(f"{k} has {n}" for k, n in lengths.items())
-        raise ValueError(f"arrays must have one entry per sample: {desc}")
-
-
-def _fraction(name: str, value: Any) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a number in (0, 1], got {value!r}") from None
-    if not (0.0 < v <= 1.0):
-        raise ValueError(f"{name} must be in (0, 1], got {value!r}")
-    return v
-
-
-def _positive_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        raise TypeError(f"{name} must be an int, got {value!r}")
-    if value < 1:
-        raise ValueError(f"{name} must be >= 1, got {value}")
-    return int(value)
 
 
 # --------------------------------------------------------------------------------------------- impl
@@ -138,9 +74,9 @@ def _risk_at_coverage_impl(errors: np.ndarray, confidence: np.ndarray, coverage:
 
 
 def _errors_confidence(errors: Any, confidence: Any) -> tuple[np.ndarray, np.ndarray]:
-    e = _unit_interval("errors", errors)
-    c = _numeric_1d("confidence", confidence)
-    _same_length(errors=e, confidence=c)
+    e = as_unit_interval(errors, "errors")
+    c = as_numeric_1d(confidence, "confidence")
+    check_same_length(errors=e, confidence=c)
     return e, c
 
 
@@ -177,7 +113,7 @@ def oracle_aurc(errors: Any) -> float:
 
     For ``k`` errors (0/1) among ``N``: ``(1/N) Σ_{m=N-k+1..N} (m-N+k)/m``. Range ``[0, 1]``.
     """
-    return _oracle_aurc_impl(_unit_interval("errors", errors))
+    return _oracle_aurc_impl(as_unit_interval(errors, "errors"))
 
 
 def eaurc(errors: Any, confidence: Any) -> float:
@@ -198,7 +134,7 @@ def risk_at_coverage(errors: Any, confidence: Any, coverage: float) -> float:
     block's orderings is used. Range ``[0, 1]``, lower is better.
     """
     e, c = _errors_confidence(errors, confidence)
-    return _risk_at_coverage_impl(e, c, _fraction("coverage", coverage))
+    return _risk_at_coverage_impl(e, c, check_fraction(coverage, "coverage", closed="right"))
 
 
 # --------------------------------------------------------------------------------------------- calibration
@@ -209,10 +145,10 @@ def expected_calibration_error(confidence: Any, correct: Any, *, n_bins: int = 1
     first bin), as in Guo et al. 2017. ``acc`` is the mean of ``correct``, ``conf`` the mean confidence; empty
     bins contribute 0. ``confidence`` in ``[0, 1]``. Range ``[0, 1]``, lower is better calibrated.
     """
-    conf = _unit_interval("confidence", confidence)
-    corr = _binary("correct", correct).astype(np.float64)
-    _same_length(confidence=conf, correct=corr)
-    n_bins = _positive_int("n_bins", n_bins)
+    conf = as_unit_interval(confidence, "confidence")
+    corr = as_binary(correct, "correct").astype(np.float64)
+    check_same_length(confidence=conf, correct=corr)
+    n_bins = check_positive_int(n_bins, "n_bins")
     inner_edges = np.linspace(0.0, 1.0, n_bins + 1)[1:-1]
     bins = np.searchsorted(inner_edges, conf, side="left")  # bin b holds (edge_b, edge_{b+1}]
     count = np.bincount(bins, minlength=n_bins)
@@ -230,9 +166,9 @@ def idk_precision_recall_f1(is_idk_true: Any, is_idk_pred: Any) -> dict[str, flo
     predicted → precision 0; no IDK image → recall 0; P = R = 0 → F1 0), as scikit-learn's
     ``zero_division=0``. All in ``[0, 1]``, higher is better.
     """
-    t = _binary("is_idk_true", is_idk_true)
-    p = _binary("is_idk_pred", is_idk_pred)
-    _same_length(is_idk_true=t, is_idk_pred=p)
+    t = as_binary(is_idk_true, "is_idk_true")
+    p = as_binary(is_idk_pred, "is_idk_pred")
+    check_same_length(is_idk_true=t, is_idk_pred=p)
     return _prf_impl(t, p)
 
 
@@ -246,15 +182,20 @@ def _prf_impl(t: np.ndarray, p: np.ndarray) -> dict[str, float]:
     return {"precision": precision, "recall": recall, "f1": f1}
 
 
+def _true_pred(y_true: Any, y_pred: Any, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
+    t = as_labels(y_true, "y_true", n_classes=n_classes, min_len=1)
+    p = as_labels(y_pred, "y_pred", n_classes=n_classes, min_len=1)
+    check_same_length(y_true=t, y_pred=p)
+    return t, p
+
+
 def confusion_matrix(y_true: Any, y_pred: Any, *, n_classes: int) -> np.ndarray:
     """``(n_classes, n_classes)`` int64 counts, rows = true label, columns = predicted label.
 
     Every class in ``range(n_classes)`` has a row and a column even when absent (11×11 for MNIST + IDK).
     """
-    n_classes = _positive_int("n_classes", n_classes)
-    t = _labels("y_true", y_true, n_classes=n_classes)
-    p = _labels("y_pred", y_pred, n_classes=n_classes)
-    _same_length(y_true=t, y_pred=p)
+    n_classes = check_positive_int(n_classes, "n_classes")
+    t, p = _true_pred(y_true, y_pred, n_classes)
     from sklearn.metrics import confusion_matrix as sk_confusion_matrix
 
     return sk_confusion_matrix(t, p, labels=np.arange(n_classes)).astype(np.int64)
@@ -285,13 +226,10 @@ def selective_metrics(y_true: Any, y_pred: Any, abstain_score: Any, *, idk_label
       at 0.95 / 0.99 over the errors and ranking above. Lower is better.
     * ``coverage``: fraction of samples not predicted IDK, in ``[0, 1]``.
     """
-    if isinstance(idk_label, bool) or not isinstance(idk_label, int | np.integer) or idk_label < 1:
-        raise ValueError(f"idk_label must be an int >= 1 (the number of real classes), got {idk_label!r}")
-    idk = int(idk_label)
-    t = _labels("y_true", y_true, n_classes=idk + 1)
-    p = _labels("y_pred", y_pred, n_classes=idk + 1)
-    score = _numeric_1d("abstain_score", abstain_score, allow_inf=False)
-    _same_length(y_true=t, y_pred=p, abstain_score=score)
+    idk = check_positive_int(idk_label, "idk_label", note="it is the number of real classes")
+    t, p = _true_pred(y_true, y_pred, idk + 1)
+    score = as_numeric_1d(abstain_score, "abstain_score", allow_inf=False)
+    check_same_length(y_true=t, y_pred=p, abstain_score=score)
 
     abstained = p == idk
     is_idk = t == idk
@@ -314,15 +252,20 @@ def selective_metrics(y_true: Any, y_pred: Any, abstain_score: Any, *, idk_label
 
 
 # --------------------------------------------------------------------------------------------- detection
+def _scores_labels(scores: Any, is_positive: Any) -> tuple[np.ndarray, np.ndarray]:
+    s = as_numeric_1d(scores, "scores", allow_inf=False)
+    y = as_binary(is_positive, "is_positive")
+    check_same_length(scores=s, is_positive=y)
+    return s, y
+
+
 def _scores_positive(scores: Any, is_positive: Any, *, what: str) -> tuple[np.ndarray, np.ndarray]:
-    s = _numeric_1d("scores", scores, allow_inf=False)
-    y = _binary("is_positive", is_positive)
-    _same_length(scores=s, is_positive=y)
+    s, y = _scores_labels(scores, is_positive)
     n_pos = int(y.sum())
     if n_pos == 0 or n_pos == len(y):
         kind = "positives" if n_pos == 0 else "negatives"
-        raise ValueError(f"is_positive has no {kind} ({n_pos} of {len(y)} samples positive); "
-                         f"{what} needs both")
+        raise ParameterError(f"is_positive must hold positives and negatives ({what} needs both), got no "
+                             f"{kind} ({n_pos} of {len(y)} samples positive)")
     return s, y
 
 
@@ -357,13 +300,10 @@ def recall_at_k(scores: Any, is_positive: Any, k: int) -> float:
     block's orderings is used, so the result does not depend on input order. Range ``[0, 1]``, higher is
     better. At least one positive is required.
     """
-    s = _numeric_1d("scores", scores, allow_inf=False)
-    y = _binary("is_positive", is_positive)
-    _same_length(scores=s, is_positive=y)
-    k = _positive_int("k", k)
-    if k > len(s):
-        raise ValueError(f"k must be at most the number of samples ({len(s)}), got {k}")
+    s, y = _scores_labels(scores, is_positive)
+    k = check_int(k, "k", low=1, high=len(s), note=f"there are {len(s)} samples")
     n_pos = int(y.sum())
     if n_pos == 0:
-        raise ValueError(f"is_positive has no positives (0 of {len(y)} samples); recall is undefined")
+        raise ParameterError(f"is_positive must hold a positive (recall is undefined without), got no "
+                             f"positives (0 of {len(y)} samples)")
     return float(_expected_cumsum(y.astype(np.float64), s)[k - 1] / n_pos)

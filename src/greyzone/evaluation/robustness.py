@@ -5,8 +5,8 @@ Three sets, each an ``(n, 28, 28)`` uint8 array the evaluated models never saw i
 * ``fashion_mnist``: the 10,000 Fashion-MNIST test images (Debian package ``dataset-fashion-mnist``);
   skipped, with a note saying why, when the files are absent or the workspace itself is Fashion-MNIST.
 * ``blend``: pixel blends ``round(α·x_a + (1−α)·x_b)``, ``α ~ U[0.4, 0.6]``, of two clean *test* digits of
-  different classes (:func:`greyzone.evaluation.inject.blend_pairs`): ambiguous by construction.
-* ``noise``: i.i.d. uniform noise over ``0..255`` (:func:`greyzone.evaluation.inject.noise_images`).
+  different classes (:func:`greyzone.benchmark.inject.blend_pairs`): ambiguous by construction.
+* ``noise``: i.i.d. uniform noise over ``0..255`` (:func:`greyzone.benchmark.inject.noise_images`).
 
 Every set is drawn from a fixed seed, so the same inputs give byte-identical sets.
 """
@@ -19,8 +19,9 @@ from typing import Any
 
 import numpy as np
 
+from greyzone.benchmark.inject import blend_pairs, noise_images
 from greyzone.errors import DataError
-from greyzone.evaluation.inject import blend_pairs, noise_images
+from greyzone.validation import as_images, check_non_negative_int, check_seed
 
 OOD_SETS: tuple[str, ...] = ("fashion_mnist", "blend", "noise")
 
@@ -44,12 +45,6 @@ class OODSets:
         return out
 
 
-def _check_count(name: str, n: Any) -> int:
-    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 0:
-        raise ValueError(f"{name} must be a non-negative int, got {n!r}")
-    return int(n)
-
-
 def build_ood_sets(digit_images: Any, digit_labels: Any, *, n_blend: int = 2000, n_noise: int = 2000,
                    n_fashion: int = 10_000, seed: int = 0, fashion: bool = True,
                    fashion_dir: str | Path | None = None) -> OODSets:
@@ -61,15 +56,11 @@ def build_ood_sets(digit_images: Any, digit_labels: Any, *, n_blend: int = 2000,
     ``seed``, noise ``seed + 1``. ``fashion=False`` skips Fashion-MNIST (e.g. when it *is* the dataset);
     ``fashion_dir`` defaults to the Debian location.
     """
-    images = np.asarray(digit_images)
-    if images.ndim != 3 or images.dtype != np.uint8:
-        raise ValueError(f"digit_images must be an (N, H, W) uint8 array, got shape {images.shape} "
-                         f"dtype {images.dtype}")
-    n_blend = _check_count("n_blend", n_blend)
-    n_noise = _check_count("n_noise", n_noise)
-    n_fashion = _check_count("n_fashion", n_fashion)
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    images = as_images(digit_images, "digit_images")
+    n_blend = check_non_negative_int(n_blend, "n_blend")
+    n_noise = check_non_negative_int(n_noise, "n_noise")
+    n_fashion = check_non_negative_int(n_fashion, "n_fashion")
+    seed = check_seed(seed)
 
     sets: dict[str, np.ndarray] = {}
     skipped: dict[str, str] = {}
@@ -91,15 +82,15 @@ def build_ood_sets(digit_images: Any, digit_labels: Any, *, n_blend: int = 2000,
             sources["fashion_mnist"] = f"Fashion-MNIST test split, first {len(test)} images ({ds.source})"
 
     if n_blend:
-        blended, _, _ = blend_pairs(images, digit_labels, n_blend, seed=int(seed))
+        blended, _, _ = blend_pairs(images, digit_labels, n_blend, seed=seed)
         sets["blend"] = blended
         sources["blend"] = (f"blend_pairs of two clean test digits of different classes, alpha in "
-                                f"[0.4, 0.6], seed {int(seed)}")
+                                f"[0.4, 0.6], seed {seed}")
     else:
         skipped["blend"] = "n_blend is 0"
     if n_noise:
-        sets["noise"] = noise_images(n_noise, seed=int(seed) + 1, shape=tuple(images.shape[1:]))
-        sources["noise"] = f"i.i.d. uniform noise over 0..255, seed {int(seed) + 1}"
+        sets["noise"] = noise_images(n_noise, seed=seed + 1, shape=tuple(images.shape[1:]))
+        sources["noise"] = f"i.i.d. uniform noise over 0..255, seed {seed + 1}"
     else:
         skipped["noise"] = "n_noise is 0"
     return OODSets(sets, skipped, sources)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from greyzone import __version__
+from greyzone._version import __version__
 from greyzone.store.workspace import Workspace
 
 CITATION = """@article{lecun1998gradient,
@@ -19,14 +19,14 @@ CITATION = """@article{lecun1998gradient,
 
 
 def dataset_card(ws: Workspace, counts: pd.DataFrame, *, include_proposals: bool) -> str:
-    run = ws.last_run() or {"config": {}, "versions": {}}
+    run = ws.runs.last() or {"config": {}, "versions": {}}
     cfg = run["config"]
     t = counts.copy()
     t["total"] = t.sum(axis=1)
     header = "| split | " + " | ".join(map(str, t.columns)) + " |"
     rule = "|---" * (len(t.columns) + 1) + "|"
     rows = [f"| {split} | " + " | ".join(str(int(v)) for v in row) + " |" for split, row in t.iterrows()]
-    eff = ws.effective_decisions()
+    eff = ws.decisions.in_force()
     human = eff[eff.source == "human"].action.value_counts().to_dict()
     auto_idk = int(((eff.source == "auto") & (eff.action == "idk")).sum())
     train = cfg.get("train", {})

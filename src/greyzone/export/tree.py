@@ -28,6 +28,7 @@ from greyzone.errors import DataError, ExportError, WorkspaceError
 from greyzone.export.card import dataset_card
 from greyzone.sources.imagefolder import load_imagefolder
 from greyzone.store.workspace import IDK_NAME, Workspace
+from greyzone.system import usable_cpus
 
 
 def folder_name(label_name: str) -> str:
@@ -49,8 +50,8 @@ def write_export(
     progress: Callable[[int], None] | None = None,
 ) -> dict:
     """Write the curated dataset to ``dest`` (default ``<workspace>/export``); return counts."""
-    dest = Path(dest) if dest is not None else ws.path / "export"
-    curated = ws.curated(include_proposals=include_proposals)
+    dest = Path(dest) if dest is not None else ws.layout.export
+    curated = ws.decisions.curated(include_proposals=include_proposals)
     try:
         idk_score = ws.scores().set_index("sid")["idk_score"].reindex(curated.sid).to_numpy()
     except WorkspaceError:  # exporting before scoring is allowed; the column is then empty
@@ -66,7 +67,7 @@ def write_export(
         for d in {p.parent for p in paths}:
             d.mkdir(parents=True, exist_ok=True)
         sids = curated.sid.to_numpy()
-        workers = os.cpu_count() or 2
+        workers = usable_cpus()
         with ThreadPoolExecutor(max_workers=workers) as pool:
             for start in range(0, len(sids), 2000):  # one chunk at a time so the progress bar moves
                 parts = np.array_split(np.arange(start, min(start + 2000, len(sids))), workers)

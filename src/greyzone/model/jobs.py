@@ -17,12 +17,13 @@ import sys
 import tempfile
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from greyzone.config import TrainConfig
+from greyzone.system import usable_cpus
 
 
 @dataclass(frozen=True)
@@ -69,17 +70,13 @@ def run_job(
         job.labels,
         n_classes=job.n_classes or n_classes,
         class_weight=weight,
-        cfg=replace(cfg, threads=1),
+        cfg=cfg,
         seed=job.seed,
         record=job.record,
         progress=progress,
     )
     logits, emb = predict(model, to_tensor(images[job.predict_rows]), embed=job.embed)
     return JobResult(job.name, logits, emb, dyn.p_label if dyn else None, dyn.margin if dyn else None)
-
-
-def default_workers() -> int:
-    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
 
 
 def _assign(jobs: list[ModelJob], workers: int) -> list[list[ModelJob]]:
@@ -108,7 +105,7 @@ def run_jobs(
     re-imports the caller's ``__main__``, which breaks scripts without a ``__main__`` guard.
     ``progress`` receives trained-sample counts.
     """
-    workers = min(workers or default_workers(), len(jobs))
+    workers = min(workers or usable_cpus(), len(jobs))
     with tempfile.TemporaryDirectory(prefix="greyzone-train-") as tmp:
         procs = []
         for w, bucket in enumerate(_assign(jobs, workers)):

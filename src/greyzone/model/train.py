@@ -1,20 +1,18 @@
-"""Seeded LeNet-5 training, out-of-fold prediction (cross-fitting) and training-dynamics recording.
+"""Seeded LeNet-5 training of one model, prediction, and training-dynamics recording.
 
-Determinism: every model gets its own seed (``seed * 1000 + model number``) for weight init and batch order,
-and the pipeline trains each model single-threaded (see :mod:`greyzone.model.jobs`), so the same seed gives
-the same numbers whatever the number of cores.
+Determinism: each model is trained from its own seed (weight init and batch order); the jobs that call this
+train single-threaded (see :mod:`greyzone.model.jobs`), so the same seed gives the same numbers whatever the
+number of cores.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from sklearn.model_selection import StratifiedKFold
 
 from greyzone.config import TrainConfig
 from greyzone.model.lenet import LeNet5
@@ -29,11 +27,6 @@ def to_tensor(images: np.ndarray) -> torch.Tensor:
     if x.shape[-2:] != (28, 28):
         x = F.interpolate(x, size=(28, 28), mode="bilinear", align_corners=False, antialias=True)
     return x.sub_(MEAN).div_(STD)
-
-
-def _set_threads(cfg: TrainConfig) -> None:
-    if cfg.threads > 0:
-        torch.set_num_threads(cfg.threads)
 
 
 @dataclass
@@ -56,7 +49,6 @@ def fit(
     record: bool = False,
 ) -> tuple[LeNet5, Dynamics | None]:
     """Train a LeNet-5 with Adam on standardised inputs ``x`` (N, 1, 28, 28)."""
-    _set_threads(cfg)
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     # channels-last activations: 1.22x faster single-threaded LeNet-5 steps on this CPU (same numbers to 5e-6)
@@ -114,81 +106,3 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     z = logits - logits.max(axis=1, keepdims=True)
     e = np.exp(z)
     return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
-
-
-@dataclass
-class CrossFit:
-    """Out-of-sample predictions from K fold models, plus the embedding model trained on all train samples."""
-
-    oof_logits: np.ndarray  # (N_train, C): from the fold model that did not see the sample
-    test_probs: np.ndarray  # (N_test, C): mean of the K fold models' probabilities
-    fold: np.ndarray  # (N_train,) fold number of each train sample
-    fold_accuracy: list[float]  # held-out accuracy of each fold model
-    full_logits: np.ndarray  # (N, C) embedding model's logits for every row of the image file
-    embeddings: np.ndarray  # (N, 84) embedding model's penultimate layer for every row
-    dynamics: Dynamics  # embedding model's training dynamics, (N_train, epochs)
-
-
-def fold_assignment(labels: np.ndarray, folds: int, seed: int) -> np.ndarray:
-    """Stratified fold number per sample (shuffled with ``seed``)."""
-    counts = np.bincount(labels)
-    smallest = int(counts[counts > 0].min())
-    if smallest < folds:
-        raise ValueError(
-            f"a class has only {smallest} training samples, fewer than folds={folds}; lower --folds"
-        )
-    out = np.empty(len(labels), np.int64)
-    skf = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
-    for k, (_, held) in enumerate(skf.split(np.zeros(len(labels)), labels)):
-        out[held] = k
-    return out
-
-
-def crossfit(
-    images_path: Path,
-    train_rows: np.ndarray,
-    y_train: np.ndarray,
-    test_rows: np.ndarray,
-    *,
-    n_classes: int,
-    folds: int,
-    cfg: TrainConfig,
-    seed: int,
-    workers: int | None = None,
-    progress: Progress | None = None,
-) -> CrossFit:
-    """Train K fold models (each on all folds but one) and the embedding model (all train rows), in parallel.
-
-    Fold model k has seed ``seed*1000 + k``; the embedding model ``seed*1000 + K``.
-    """
-    from greyzone.model.jobs import ModelJob, run_jobs
-
-    fold = fold_assignment(y_train, folds, seed)
-    n_rows = len(np.load(images_path, mmap_mode="r"))
-    jobs = [
-        ModelJob(
-            f"fold{k}",
-            train_rows[fold != k],
-            y_train[fold != k],
-            np.concatenate([train_rows[fold == k], test_rows]),
-            seed * 1000 + k,
-        )
-        for k in range(folds)
-    ]
-    jobs.append(
-        ModelJob("full", train_rows, y_train, np.arange(n_rows), seed * 1000 + folds, embed=True, record=True)
-    )
-    res = run_jobs(jobs, images_path, n_classes=n_classes, cfg=cfg, workers=workers, progress=progress)
-    oof = np.zeros((len(y_train), n_classes), np.float32)
-    test_probs = np.zeros((len(test_rows), n_classes), np.float32)
-    fold_acc = []
-    for k in range(folds):
-        held = np.flatnonzero(fold == k)
-        logits = res[f"fold{k}"].logits
-        oof[held] = logits[: len(held)]
-        test_probs += softmax(logits[len(held) :]) / folds
-        fold_acc.append(float((oof[held].argmax(1) == y_train[held]).mean()))
-    full = res["full"]
-    return CrossFit(
-        oof, test_probs, fold, fold_acc, full.logits, full.embeddings, Dynamics(full.p_label, full.margin)
-    )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from greyzone.scores._validation import as_labels, as_probs
+from greyzone.validation import as_probs, as_probs_labels
 
 
 def hardness(probs: np.ndarray) -> np.ndarray:
@@ -34,8 +34,7 @@ def mistakenness(probs: np.ndarray, labels: np.ndarray) -> np.ndarray:
     in ``[0, 1]``. A confident wrong prediction gives ~1, a confident right one ~0, an unsure one ~0.5.
     **Higher = more likely mislabelled.** Ties in the argmax go to the lowest class index.
     """
-    p = as_probs(probs)
-    y = as_labels(labels, len(p), p.shape[1])
+    p, y = as_probs_labels(probs, labels)
     pred = p.argmax(axis=1)
     c = p[np.arange(len(p)), pred]
     m = np.where(pred != y, 1.0, -1.0)
@@ -47,8 +46,7 @@ def self_confidence(probs: np.ndarray, labels: np.ndarray) -> np.ndarray:
 
     **Lower = more doubtful.** Same as cleanlab's ``self_confidence`` label-quality score.
     """
-    p = as_probs(probs)
-    y = as_labels(labels, len(p), p.shape[1])
+    p, y = as_probs_labels(probs, labels)
     return p[np.arange(len(p)), y].copy()
 
 
@@ -58,8 +56,7 @@ def margin(probs: np.ndarray, labels: np.ndarray) -> np.ndarray:
     In ``[-1, 1]``: positive when the label is the (unique) top class, negative when another class beats it.
     **Lower = more doubtful.**
     """
-    p = as_probs(probs)
-    y = as_labels(labels, len(p), p.shape[1])
+    p, y = as_probs_labels(probs, labels)
     rows = np.arange(len(p))
     given = p[rows, y]
     others = p.copy()

@@ -10,7 +10,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from greyzone.scores._validation import as_float_matrix, as_labels
+from greyzone.validation import as_float_matrix, as_labels
 
 
 class Cartography(NamedTuple):
@@ -27,10 +27,8 @@ def logit_margin(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
     float64 ``(N,)``.
     Stack one call per epoch as columns to build the ``(N, E)`` input of :func:`aum`.
     """
-    z = as_float_matrix(logits, "logits")
-    if z.shape[1] < 2:
-        raise ValueError(f"logits must have at least 2 columns (classes), got shape {z.shape}")
-    y = as_labels(labels, len(z), z.shape[1])
+    z = as_float_matrix(logits, "logits", min_cols=2)
+    y = as_labels(labels, n=len(z), n_classes=z.shape[1], columns_of="logits")
     rows = np.arange(len(z))
     given = z[rows, y]
     others = z.copy()
@@ -58,9 +56,5 @@ def cartography(p_label: np.ndarray) -> Cartography:
     * ``variability = std_e p_label[i, e]`` (population std, ``ddof=0``) in ``[0, 0.5]``;
       **high = ambiguous** (the model keeps changing its mind).
     """
-    p = as_float_matrix(p_label, "p_label")
-    bad = (p < 0) | (p > 1)
-    if bad.any():
-        row, col = (int(v[0]) for v in np.nonzero(bad))
-        raise ValueError(f"p_label must lie in [0, 1]; p_label[{row}, {col}] = {p[row, col]}")
+    p = as_float_matrix(p_label, "p_label", low=0, high=1)
     return Cartography(confidence=p.mean(axis=1), variability=p.std(axis=1, ddof=0))

@@ -24,17 +24,18 @@ the planted-problem benchmark every sample it flagged already had ``p_label < 0.
 rule added mostly clean samples (100 of 117 on full MNIST). At most ``rate_cap`` of the split is proposed,
 highest ``idk_score`` first, so a badly trained model cannot propose half the data.
 
-The choice of views and weights was measured on planted problems (``greyzone.evaluation.curation``); the
+The choice of views and weights was measured on planted problems (``greyzone.benchmark.curation``); the
 README has the numbers.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from greyzone.validation import as_column, check_fraction, check_int
 
 POLICY = (
     "idk-policy-v2: p_oof[label], training-dynamics confidence and kNN label agreement all < 0.5; "
@@ -48,42 +49,21 @@ ENTROPY_WEIGHT = 0.5
 EVEN_ODDS = 0.5
 
 
-# --------------------------------------------------------------------------------------------- validation
-def _column(scores: pd.DataFrame, name: str, *, allow_nan: bool) -> np.ndarray:
-    if name not in scores.columns:
-        raise ValueError(f"scores has no column {name!r}; columns are {list(scores.columns)}")
-    try:
-        v = scores[name].to_numpy(dtype=np.float64)
-    except (TypeError, ValueError):
-        raise TypeError(f"scores[{name!r}] must be numeric, got dtype {scores[name].dtype}") from None
-    nan = np.isnan(v)
-    if nan.any() and not allow_nan:
-        raise ValueError(f"scores[{name!r}] has NaN at row {int(np.flatnonzero(nan)[0])}")
-    bad = np.flatnonzero(~nan & ((v < 0) | (v > 1)))
-    if bad.size:
-        raise ValueError(f"scores[{name!r}] must lie in [0, 1], got {v[bad[0]]!r} at row {int(bad[0])}")
-    return v
-
-
+# --------------------------------------------------------------------------------------------- helpers
 def _support_views(scores: pd.DataFrame) -> np.ndarray:
     """``(N, V)`` float64 of the available support columns (NaN where a view is missing)."""
-    if not isinstance(scores, pd.DataFrame):
-        raise TypeError(f"scores must be a pandas DataFrame, got {type(scores).__name__}")
-    cols = [_column(scores, "p_label", allow_nan=False)]
-    cols += [_column(scores, c, allow_nan=True) for c in SUPPORT_COLUMNS[1:] if c in scores.columns]
+    cols = [as_column(scores, "p_label", low=0, high=1)]
+    cols += [as_column(scores, c, low=0, high=1, allow_nan=True) for c in SUPPORT_COLUMNS[1:]
+             if c in scores.columns]
     return np.column_stack(cols) if cols[0].size else np.empty((0, len(cols)))
 
 
-def _n_classes(scores: pd.DataFrame, n_classes: Any) -> int:
-    if n_classes is None:
-        n_classes = scores.attrs.get("n_classes")
-    if n_classes is None:  # smallest class count consistent with the table; entropy is clipped below
-        cols = [c for c in ("label", "pred", "suggested_label") if c in scores.columns and len(scores)]
-        seen = [int(scores[c].max()) for c in cols]
-        n_classes = max([s + 1 for s in seen] + [2])
-    if isinstance(n_classes, bool) or not isinstance(n_classes, int | np.integer) or n_classes < 2:
-        raise ValueError(f"n_classes must be an int >= 2, got {n_classes!r}")
-    return int(n_classes)
+def _default_n_classes(scores: pd.DataFrame) -> int:
+    """``scores.attrs["n_classes"]``, else the smallest class count the labels and predictions allow."""
+    if scores.attrs.get("n_classes") is not None:
+        return scores.attrs["n_classes"]
+    cols = [c for c in ("label", "pred", "suggested_label") if c in scores.columns and len(scores)]
+    return max([int(scores[c].max()) + 1 for c in cols] + [2])
 
 
 # --------------------------------------------------------------------------------------------- public
@@ -107,16 +87,11 @@ def idk_score(
     ``scores.attrs["n_classes"]``, else the smallest count the labels and predictions allow (the normalised
     entropy is clipped to ``[0, 1]`` either way).
     """
-    w = float(entropy_weight)
-    if not 0.0 <= w <= 1.0:
-        raise ValueError(f"entropy_weight must be in [0, 1], got {entropy_weight!r}")
+    w = check_fraction(entropy_weight, "entropy_weight")
     support = label_support(scores)
-    if "hardness" not in scores.columns:
-        raise ValueError(f"scores has no column 'hardness'; columns are {list(scores.columns)}")
-    h = scores["hardness"].to_numpy(dtype=np.float64)
-    if np.isnan(h).any() or (h < 0).any():
-        raise ValueError("scores['hardness'] must be a non-negative entropy without NaN")
-    clarity = 1.0 - w * np.clip(h / math.log(_n_classes(scores, n_classes)), 0.0, 1.0)
+    h = as_column(scores, "hardness", low=0)
+    n_classes = check_int(_default_n_classes(scores) if n_classes is None else n_classes, "n_classes", low=2)
+    clarity = 1.0 - w * np.clip(h / math.log(n_classes), 0.0, 1.0)
     return np.clip(1.0 - support * clarity, 0.0, 1.0)  # clip only guards float round-off
 
 
@@ -126,16 +101,13 @@ def idk_proposed(scores: pd.DataFrame, *, rate_cap: float = 0.02, threshold: flo
     Then at most ``floor(rate_cap · N)`` proposals are kept, those with the highest ``idk_score`` (column
     ``idk_score``, ties by row order). ``True`` = propose IDK.
     """
-    cap = float(rate_cap)
-    if not 0.0 <= cap <= 1.0:
-        raise ValueError(f"rate_cap must be in [0, 1], got {rate_cap!r}")
-    if not 0.0 < float(threshold) <= 1.0:
-        raise ValueError(f"threshold must be in (0, 1], got {threshold!r}")
+    cap = check_fraction(rate_cap, "rate_cap")
+    threshold = check_fraction(threshold, "threshold", closed="right")
     views = _support_views(scores)
     doubtful = np.where(np.isnan(views), True, views < threshold).all(axis=1)
     n_max = math.floor(cap * len(doubtful) + 1e-9)  # 0.29 · 100 must give 29, not 28
     if doubtful.sum() > n_max:
-        s = _column(scores, "idk_score", allow_nan=False)
+        s = as_column(scores, "idk_score", low=0, high=1)
         order = np.argsort(-np.where(doubtful, s, -np.inf), kind="stable")
         doubtful = np.zeros_like(doubtful)
         doubtful[order[:n_max]] = True

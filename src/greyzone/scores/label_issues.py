@@ -6,7 +6,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from greyzone.scores._validation import as_labels, as_positive_int, as_probs
+from greyzone.validation import as_probs_labels, check_option, check_positive_int
 
 FILTERS = (
     "prune_by_noise_rate",
@@ -58,11 +58,9 @@ def label_issues(
     ``n_jobs`` is cleanlab's process count; the default 1 avoids forking a process that holds torch/OpenMP
     threads (cleanlab's results do not depend on it).
     """
-    p = as_probs(probs)
-    y = as_labels(labels, len(p), p.shape[1])
-    if filter_by not in FILTERS:
-        raise ValueError(f"filter_by must be one of {FILTERS}, got {filter_by!r}")
-    n_jobs = as_positive_int(n_jobs, "n_jobs")
+    p, y = as_probs_labels(probs, labels)
+    check_option(filter_by, "filter_by", FILTERS)
+    n_jobs = check_positive_int(n_jobs, "n_jobs")
 
     suggested = p.argmax(axis=1).astype(np.int64)
     quality = _label_quality(p, y)

@@ -8,18 +8,26 @@ Neighbour search and k-means use FAISS (``faiss-cpu``) and never build an ``N x 
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 
-from greyzone.scores._validation import (
+from greyzone.errors import ParameterError, ParameterTypeError
+from greyzone.system import usable_cpus
+from greyzone.validation import (
     as_float_matrix,
+    as_int_array,
     as_labels,
-    as_positive_int,
+    as_numeric_1d,
+    check_bool,
+    check_int,
     check_k,
+    check_option,
+    check_positive_int,
+    check_seed,
+    check_shape,
 )
 
 #: ``knn(..., exact=None)`` searches exactly up to this many samples and with an IVF index above it. Exact
@@ -40,13 +48,6 @@ DEFAULT_WEIGHTS = (0.6, 0.3, 0.1)
 SAMPLES_PER_THREAD = 5_000
 
 
-def _usable_cpus() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))  # honours taskset/cgroup CPU pinning, unlike cpu_count()
-    except AttributeError:  # macOS, Windows
-        return max(1, os.cpu_count() or 1)
-
-
 @contextmanager
 def _faiss_threads(n_threads: int | None, n_samples: int) -> Iterator[Any]:
     """Import faiss and run with ``n_threads`` OpenMP threads (default: one per ``SAMPLES_PER_THREAD``
@@ -54,7 +55,7 @@ def _faiss_threads(n_threads: int | None, n_samples: int) -> Iterator[Any]:
     import faiss
 
     previous = faiss.omp_get_max_threads()
-    faiss.omp_set_num_threads(n_threads or max(1, min(_usable_cpus(), n_samples // SAMPLES_PER_THREAD)))
+    faiss.omp_set_num_threads(n_threads or max(1, min(usable_cpus(), n_samples // SAMPLES_PER_THREAD)))
     try:
         yield faiss
     finally:
@@ -76,6 +77,8 @@ def _as_embeddings(embeddings: Any) -> np.ndarray:
     return as_float_matrix(embeddings, "embeddings", dtype=np.float64)
 
 
+def _optional_threads(n_threads: Any) -> int | None:
+    return None if n_threads is None else check_positive_int(n_threads, "n_threads")
 
 
 # ------------------------------------------------------------------------------------------------------ knn
@@ -116,15 +119,13 @@ def knn(
     x = _as_embeddings(embeddings)
     n = len(x)
     k = check_k(k, n)
-    if metric not in METRICS:
-        raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
+    check_option(metric, "metric", METRICS)
     if metric == "euclidean" and np.abs(x).max() > np.finfo(np.float32).max:
-        raise ValueError("embeddings exceed the float32 range used for Euclidean search; rescale them")
-    if exact is not None and not isinstance(exact, bool):
-        raise TypeError(f"exact must be True, False or None, got {exact!r}")
-    nprobe = as_positive_int(nprobe, "nprobe")
-    if n_threads is not None:
-        n_threads = as_positive_int(n_threads, "n_threads")
+        raise ParameterError(f"embeddings must be within the float32 range for Euclidean search, got a "
+                             f"largest |value| of {np.abs(x).max():.3g}; rescale them")
+    exact = check_bool(exact, "exact", allow_none=True)
+    nprobe = check_positive_int(nprobe, "nprobe")
+    n_threads = _optional_threads(n_threads)
     use_exact = (n <= EXACT_MAX_N) if exact is None else exact
     return _knn_impl(x, k, metric, use_exact, nprobe, n_threads)
 
@@ -209,39 +210,33 @@ def uniqueness(
     k = check_k(k, n)
     if weights is None:
         weights = DEFAULT_WEIGHTS if k == len(DEFAULT_WEIGHTS) else (1.0 / k,) * k
-    w = _check_weights(weights, k)
+    w = as_numeric_1d(weights, "weights", low=0, allow_inf=False)
+    if len(w) != k or w.sum() <= 0:
+        raise ParameterError(f"weights must be {k} numbers >= 0 (one per neighbour, k={k}), not all 0, got "
+                             f"{list(weights)!r}")
     if neighbours is None:
         dist, _ = knn(x, k=k, metric="cosine")
     else:
-        dist = _check_neighbour_distances(neighbours, n, k)
+        dist = _neighbour_distances(neighbours, n, k)
     raw = dist[:, :k] @ w
     top = raw.max()
     return raw / top if top > 0 else np.zeros(n)
 
 
-def _check_weights(weights: Any, k: int) -> np.ndarray:
-    w = np.asarray(weights, dtype=np.float64) if not isinstance(weights, str) else np.array([np.nan])
-    if w.ndim != 1 or len(w) != k:
-        raise ValueError(f"weights must have one entry per neighbour (k={k}), got {weights!r}")
-    if not np.isfinite(w).all() or (w < 0).any() or w.sum() <= 0:
-        raise ValueError(f"weights must be finite, >= 0 and not all 0, got {weights!r}")
-    return w
-
-
-def _check_neighbour_distances(neighbours: Any, n: int, k: int) -> np.ndarray:
+def _neighbour_distances(neighbours: Any, n: int, k: int) -> np.ndarray:
+    """The distances of a precomputed ``knn()`` result, checked against ``n`` samples and ``k``."""
     if not isinstance(neighbours, tuple | list) or len(neighbours) != 2:
-        raise TypeError("neighbours must be the (distances, indices) pair returned by knn()")
-    dist = as_float_matrix(neighbours[0], "neighbours distances")
-    idx = np.asarray(neighbours[1])
-    if dist.shape[0] != n or dist.shape[1] < k or idx.shape != dist.shape:
-        raise ValueError(f"neighbours must be ({n}, >={k}) distances and indices of the same shape, got "
-                         f"{dist.shape} and {idx.shape}")
-    if (dist < 0).any() or (dist > 2 + 1e-6).any():
-        raise ValueError("neighbours distances must be cosine distances in [0, 2]; "
-                         f"got values in [{dist.min():.4g}, {dist.max():.4g}]")
-    if (np.diff(dist, axis=1) < -1e-6).any():
-        row = int(np.flatnonzero((np.diff(dist, axis=1) < -1e-6).any(axis=1))[0])
-        raise ValueError(f"neighbours distances must be sorted ascending in each row; row {row} is not")
+        raise ParameterTypeError(f"neighbours must be the (distances, indices) pair returned by knn(), got "
+                                 f"a {type(neighbours).__name__}")
+    dist = as_float_matrix(neighbours[0], "neighbours distances", min_cols=k, low=0, high=2 + 1e-6)
+    if len(dist) != n:
+        raise ParameterError(f"neighbours distances must have one row per sample ({n}), got shape "
+                             f"{dist.shape}")
+    check_shape(neighbours[1], "neighbours indices", dist.shape)
+    unsorted = (np.diff(dist, axis=1) < -1e-6).any(axis=1)
+    if unsorted.any():
+        raise ParameterError(f"neighbours distances must be sorted ascending in each row, got row "
+                             f"{int(np.flatnonzero(unsorted)[0])} unsorted")
     return dist
 
 
@@ -285,19 +280,12 @@ def representativeness(
     n = len(x)
     if n_clusters is None:
         n_clusters = default_n_clusters(n)
-    n_clusters = as_positive_int(n_clusters, "n_clusters")
-    if n_clusters > n:
-        raise ValueError(f"n_clusters={n_clusters} but there are only {n} samples (need n_clusters <= N)")
-    if normalize not in ("global", "cluster"):
-        raise ValueError(f"normalize must be 'global' or 'cluster', got {normalize!r}")
-    if isinstance(random_state, bool) or not isinstance(random_state, int | np.integer):
-        raise TypeError(f"random_state must be an int seed, got {random_state!r}")
-    if not 0 <= random_state < 2**31:
-        raise ValueError(f"random_state must be in [0, 2**31), got {random_state}")
-    n_iter = as_positive_int(n_iter, "n_iter")
-    if n_threads is not None:
-        n_threads = as_positive_int(n_threads, "n_threads")
-    return _representativeness_impl(x, n_clusters, normalize, int(random_state), n_iter, n_threads)
+    n_clusters = check_int(n_clusters, "n_clusters", low=1, high=n, note=f"there are only {n} samples")
+    check_option(normalize, "normalize", ("global", "cluster"))
+    random_state = check_seed(random_state, "random_state", high=2**31)
+    n_iter = check_positive_int(n_iter, "n_iter")
+    n_threads = _optional_threads(n_threads)
+    return _representativeness_impl(x, n_clusters, normalize, random_state, n_iter, n_threads)
 
 
 def _representativeness_impl(
@@ -334,18 +322,14 @@ def knn_label_agreement(labels: np.ndarray, neighbour_idx: np.ndarray) -> np.nda
     ``neighbour_idx`` is ``(N, k)`` int, e.g. the indices from :func:`knn`; a row may not contain the sample
     itself. In ``[0, 1]`` in steps of ``1/k``. **Lower = more doubtful** (it sits among another class).
     """
-    idx = np.asarray(neighbour_idx)
-    if idx.dtype == bool or not np.issubdtype(idx.dtype, np.integer):
-        raise TypeError(f"neighbour_idx must be an integer array, got dtype {idx.dtype}")
-    if idx.ndim != 2 or idx.shape[1] < 1:
-        raise ValueError(f"neighbour_idx must be 2-D (N, k) with k >= 1, got shape {idx.shape}")
-    n = len(idx)
-    y = as_labels(labels, n)
-    if n and (idx.min() < 0 or idx.max() >= n):
-        raise ValueError(f"neighbour_idx values must be row numbers in [0, {n}), got range "
-                         f"[{idx.min()}, {idx.max()}]")
+    n = len(np.asarray(neighbour_idx))
+    idx = as_int_array(neighbour_idx, "neighbour_idx", ndim=2, low=0, high=n)
+    if idx.shape[1] < 1:
+        raise ParameterError(f"neighbour_idx must be (N, k) with k >= 1, got shape {idx.shape}")
+    y = as_labels(labels, n=n)
     own = idx == np.arange(n)[:, None]
     if own.any():
         row = int(np.flatnonzero(own.any(axis=1))[0])
-        raise ValueError(f"neighbour_idx row {row} contains the sample itself; pass the indices from knn()")
+        raise ParameterError(f"neighbour_idx must not hold the sample itself (pass the indices from knn()), "
+                             f"got row {row} containing its own index")
     return (y[idx] == y[:, None]).mean(axis=1)

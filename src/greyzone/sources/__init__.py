@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from greyzone.errors import ParameterError
 from greyzone.sources.dataset import SPLITS, Dataset, Split
 from greyzone.sources.imagefolder import load_imagefolder
 from greyzone.sources.mnist import load_fashion_mnist, load_mnist
@@ -19,9 +20,11 @@ def load_dataset(name: str, data_dir: str | Path | None = None, **kwargs) -> Dat
         return load_fashion_mnist(data_dir)
     if name == "imagefolder":
         if data_dir is None:
-            raise ValueError("dataset 'imagefolder' needs --data-dir pointing at root/{train,test}/<class>/")
+            raise ParameterError(
+                "dataset 'imagefolder' needs --data-dir pointing at root/{train,test}/<class>/"
+            )
         return load_imagefolder(data_dir)
-    raise ValueError(f"unknown dataset {name!r} (expected one of {', '.join(DATASETS)})")
+    raise ParameterError(f"unknown dataset {name!r} (expected one of {', '.join(DATASETS)})")
 
 
 __all__ = [

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from greyzone.errors import ParameterError
+
 SPLITS: tuple[str, ...] = ("train", "test")
 
 
@@ -22,12 +24,12 @@ class Split:
     def __post_init__(self) -> None:
         n = len(self.images)
         if self.images.ndim != 3 or self.images.dtype != np.uint8:
-            raise ValueError(
+            raise ParameterError(
                 f"split {self.name!r}: images must be (N, H, W) uint8, got {self.images.shape} "
                 f"{self.images.dtype}"
             )
         if self.labels.shape != (n,) or self.index.shape != (n,):
-            raise ValueError(
+            raise ParameterError(
                 f"split {self.name!r}: {n} images but {len(self.labels)} labels and {len(self.index)} indices"
             )
 

@@ -1,13 +1,16 @@
-"""SQLite schema with named, transactional migrations; ``PRAGMA user_version`` is the schema version.
+"""SQLite schema with named, transactional migrations, and :class:`Database`, the one handle on the file.
 
-The ``decisions`` table is append-only: triggers reject UPDATE and DELETE, and undo is a new row whose
-``undoes`` points at the row it reverts. Connections use WAL and ``synchronous=FULL`` so that a decision whose
-INSERT has committed survives the process being killed.
+``PRAGMA user_version`` is the schema version. The ``decisions`` table is append-only: triggers reject UPDATE
+and DELETE, and undo is a new row whose ``undoes`` points at the row it reverts. Connections use WAL and
+``synchronous=FULL`` so that a decision whose INSERT has committed survives the process being killed.
 """
 
 from __future__ import annotations
 
 import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from greyzone.errors import WorkspaceError
@@ -89,6 +92,66 @@ def connect(path: Path) -> sqlite3.Connection:
     con.execute("PRAGMA synchronous=FULL")
     con.execute("PRAGMA foreign_keys=ON")
     return con
+
+
+class Database:
+    """The workspace's SQLite file: one connection per thread (``sqlite3`` connections must not be shared
+    between threads that write), migrated on open, all closed by :meth:`close`."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._local = threading.local()
+        self._opened: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        try:
+            migrate(self.con, self.path)
+        except sqlite3.DatabaseError as e:
+            self.close()
+            raise WorkspaceError(f"{self.path}: not a readable greyzone database ({e})") from e
+
+    @property
+    def con(self) -> sqlite3.Connection:
+        """This thread's connection (opened on first use)."""
+        con = getattr(self._local, "con", None)
+        if con is None:
+            con = connect(self.path)
+            self._local.con = con
+            with self._lock:
+                self._opened.append(con)
+        return con
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """``BEGIN IMMEDIATE`` … ``COMMIT`` on this thread's connection; rollback on any error."""
+        con = self.con
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            yield con
+            con.execute("COMMIT")
+        except BaseException:
+            if con.in_transaction:
+                con.execute("ROLLBACK")
+            raise
+
+    @contextmanager
+    def snapshot(self) -> Iterator[sqlite3.Connection]:
+        """A read transaction: every query inside sees the same state of the database."""
+        con = self.con
+        if con.in_transaction:  # already inside a transaction or snapshot: it is the snapshot
+            yield con
+            return
+        con.execute("BEGIN")
+        try:
+            yield con
+        finally:
+            con.execute("COMMIT")
+
+    def close(self) -> None:
+        with self._lock:
+            for con in self._opened:
+                con.close()
+            self._opened.clear()
+        self._local = threading.local()
 
 
 def migrate(con: sqlite3.Connection, path: Path) -> None:

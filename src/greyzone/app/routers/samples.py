@@ -8,7 +8,9 @@ import numpy as np
 from fastapi import APIRouter, Request, Response
 
 from greyzone.app.routers.decisions import history_rows
-from greyzone.app.state import PROJECTION_COLUMNS, STATUS_NAMES, Con, State, decision_state
+from greyzone.app.state import State
+from greyzone.scores.catalog import PROJECTION_COLUMNS
+from greyzone.store.decisions import STATUS_NAMES
 
 router = APIRouter(prefix="/api", tags=["samples"])
 
@@ -50,14 +52,17 @@ def _clean(value):
 
 
 @router.get("/samples/{sid}")
-def sample(sid: int, state: State, con: Con) -> dict:
+def sample(sid: int, state: State) -> dict:
     """One sample: labels, top-3 probabilities, every score, nearest neighbours and its decision history."""
     state.check_sid(sid)
     row = state.scores.iloc[sid]
     probs = np.asarray(state.probs[sid], dtype=np.float64)
     top = np.argsort(-probs, kind="stable")[:3]
-    nb_sids, nb_sims = state.neighbours.kneighbors(sid)
-    status, curated = decision_state(con, state.labels, state.ws.idk_label, [sid])
+    nb = state.neighbours
+    nb_sids, nb_dist = nb.indices[sid], nb.distances[sid]
+    nb_sids, nb_sims = nb_sids[nb_sids >= 0], 1.0 - nb_dist[nb_sids >= 0]
+    st = state.ws.decisions.state([sid])
+    status, curated = st.status, st.curated
     skip = {"sid", "split", "index", "label", "pred", "suggested_label", *PROJECTION_COLUMNS}
     return {
         "sid": sid, "split": row["split"], "index": int(row["index"]),
@@ -71,5 +76,5 @@ def sample(sid: int, state: State, con: Con) -> dict:
         "neighbours": [{"sid": int(s), "similarity": round(float(v), 4), "label": int(state.labels[s]),
                         "label_name": state.label_name(state.labels[s])} for s, v in zip(nb_sids, nb_sims,
                                                                                            strict=True)],
-        "history": history_rows(state, con, sid=sid, limit=50),
+        "history": history_rows(state, sid=sid, limit=50),
     }

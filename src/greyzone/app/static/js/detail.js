@@ -61,7 +61,7 @@ export async function showDetail(sid, { onPick } = {}) {
         <span class="chip st-${stIndex}">${esc(d.status)}${outcome}</span></div></div></div>
     <h3>Top-3 probabilities (out of sample)</h3><div class="probs">${probs}</div>
     <h3>Scores</h3><table class="scores">${scores}</table>
-    <h3>Nearest neighbours (embedding, cosine)</h3><div class="nbrs">${nbrs}</div>
+    <h3>Nearest neighbours (same split, embedding, cosine)</h3><div class="nbrs">${nbrs}</div>
     <h3>Decision history</h3><ol class="log">${history}</ol>`;
   box.querySelectorAll('.nbrs button').forEach((b) => b.addEventListener('click', () => onPick?.(Number(b.dataset.sid))));
 }

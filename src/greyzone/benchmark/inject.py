@@ -13,6 +13,18 @@ from typing import Any
 
 import numpy as np
 
+from greyzone.errors import ParameterError
+from greyzone.validation import (
+    as_images,
+    as_labels,
+    check_fraction,
+    check_int,
+    check_non_negative_int,
+    check_positive_int,
+    check_seed,
+    check_shape,
+)
+
 KINDS: tuple[str, ...] = ("clean", "flip_uniform", "flip_pair", "blend", "ood")
 DEFAULT_PAIRS: tuple[tuple[int, int], ...] = ((4, 9), (3, 5), (1, 7))
 BLEND_ALPHA: tuple[float, float] = (0.4, 0.6)
@@ -31,15 +43,12 @@ class Injection:
     true_labels: np.ndarray  # (N,) int64, the original labels; -1 where the image was replaced (ood)
 
     def __post_init__(self) -> None:
-        n = len(self.images)
-        if self.images.ndim != 3 or self.images.dtype != np.uint8:
-            raise ValueError(f"images must be (N, H, W) uint8, got {self.images.shape} {self.images.dtype}")
+        as_images(self.images)
         for name in ("labels", "kind", "true_labels"):
-            if getattr(self, name).shape != (n,):
-                raise ValueError(f"{name} has shape {getattr(self, name).shape}, expected ({n},)")
+            check_shape(getattr(self, name), name, (len(self.images),))
         unknown = sorted(set(np.unique(self.kind).tolist()) - set(KINDS))
         if unknown:
-            raise ValueError(f"kind contains unknown values {unknown}; expected a subset of {KINDS}")
+            raise ParameterError(f"kind must hold only values of {KINDS}, got unknown values {unknown}")
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -54,59 +63,19 @@ class Injection:
         return {k: int(np.sum(self.kind == k)) for k in KINDS}
 
 
-# --------------------------------------------------------------------------------------------- validation
-def _check_images(name: str, images: Any) -> np.ndarray:
-    arr = np.asarray(images)
-    if arr.ndim != 3 or arr.dtype != np.uint8:
-        raise ValueError(f"{name} must be an (N, H, W) uint8 array, got shape {arr.shape} dtype {arr.dtype}")
-    return arr
-
-
-def _check_labels(labels: Any, *, n: int) -> np.ndarray:
-    arr = np.asarray(labels)
-    if not np.issubdtype(arr.dtype, np.integer) or arr.dtype == bool:
-        raise TypeError(f"labels must be an integer array, got dtype {arr.dtype}")
-    if arr.shape != (n,):
-        raise ValueError(f"labels has shape {arr.shape} but there are {n} images")
-    if n and arr.min() < 0:
-        raise ValueError(f"labels must be >= 0, got {int(arr.min())} at index {int(np.argmin(arr))}")
-    return arr.astype(np.int64)
-
-
-def _check_seed(seed: Any) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
-    return int(seed)
-
-
-def _check_count(name: str, n: Any) -> int:
-    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 0:
-        raise ValueError(f"{name} must be a non-negative int, got {n!r}")
-    return int(n)
-
-
-def _check_fraction(name: str, value: Any) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a fraction in [0, 1], got {value!r}") from None
-    if not (0.0 <= v <= 1.0):
-        raise ValueError(f"{name} must be a fraction in [0, 1], got {value!r}")
-    return v
-
-
-def _check_pairs(pairs: Sequence[Sequence[int]], *, n_classes: int) -> np.ndarray:
+# --------------------------------------------------------------------------------------------- helpers
+def _partner_table(pairs: Sequence[Sequence[int]], *, n_classes: int) -> np.ndarray:
     """Partner lookup table: ``partner[c]`` is c's pair mate, -1 for unpaired classes."""
     partner = np.full(n_classes, -1, dtype=np.int64)
     for pair in pairs:
-        if len(pair) != 2:
-            raise ValueError(f"each entry of pairs must be (a, b), got {pair!r}")
-        a, b = (int(x) for x in pair)
-        if a == b or not (0 <= a < n_classes and 0 <= b < n_classes):
-            raise ValueError(f"pair {pair!r} must hold two different classes in [0, {n_classes})")
+        if len(pair) != 2 or pair[0] == pair[1]:
+            raise ParameterError(f"each entry of pairs must be (a, b) with a != b, got {pair!r}")
+        name = f"each class of pair {tuple(pair)!r}"
+        a, b = (check_int(c, name, low=0, high=n_classes, closed="left") for c in pair)
         for c in (a, b):
             if partner[c] != -1:
-                raise ValueError(f"class {c} appears in more than one pair of {pairs!r}")
+                raise ParameterError(f"pairs must name each class at most once, got class {c} in more than "
+                                     f"one pair of {pairs!r}")
         partner[a], partner[b] = b, a
     return partner
 
@@ -135,8 +104,8 @@ def _blend_impl(
 
 def _need_two_classes(labels: np.ndarray, what: str) -> None:
     if len(np.unique(labels)) < 2:
-        present = np.unique(labels).tolist()
-        raise ValueError(f"{what} needs images of at least two classes, labels hold only {present}")
+        raise ParameterError(f"labels must hold at least two classes for {what}, got only "
+                             f"{np.unique(labels).tolist()}")
 
 
 # --------------------------------------------------------------------------------------------- public
@@ -170,51 +139,47 @@ def inject_problems(
       the label is a uniform random class, ``true_labels`` is −1.
 
     Pair flips are drawn first (they need eligible labels), then the other sets from the remaining samples.
-    Raises ``ValueError`` when the fractions ask for more samples than exist.
+    Raises :class:`~greyzone.errors.ParameterError` (a ``ValueError``) when the fractions ask for more
+    samples than exist.
     """
-    imgs = _check_images("images", images)
+    imgs = as_images(images)
     n = len(imgs)
-    labs = _check_labels(labels, n=n)
-    seed = _check_seed(seed)
+    if n_classes is not None:
+        n_classes = check_positive_int(n_classes, "n_classes")
+    labs = as_labels(labels, n=n, n_classes=n_classes)
+    seed = check_seed(seed)
     if n_classes is None:
         n_classes = int(labs.max()) + 1 if n else 1
-    elif isinstance(n_classes, bool) or not isinstance(n_classes, int | np.integer) or n_classes < 1:
-        raise ValueError(f"n_classes must be a positive int, got {n_classes!r}")
-    elif n and labs.max() >= n_classes:
-        raise ValueError(f"labels go up to {int(labs.max())} but n_classes is {n_classes}")
-    n_classes = int(n_classes)
-    fractions = {
-        "uniform_flip": _check_fraction("uniform_flip", uniform_flip),
-        "pair_flip": _check_fraction("pair_flip", pair_flip),
-        "blend": _check_fraction("blend", blend),
-        "ood": _check_fraction("ood", ood),
-    }
+    fractions = {"uniform_flip": uniform_flip, "pair_flip": pair_flip, "blend": blend, "ood": ood}
+    fractions = {k: check_fraction(f, k) for k, f in fractions.items()}
     counts = {k: _round_count(f, n) for k, f in fractions.items()}
     if sum(counts.values()) > n:
-        raise ValueError(f"fractions {fractions} ask for {sum(counts.values())} problem samples but there "
-                         f"are only {n}")
+        raise ParameterError(f"fractions must ask for at most the {n} samples, got {fractions} asking for "
+                             f"{sum(counts.values())} problem samples")
     # pairs only matter (and are only checked) when pair flips are asked for: the MNIST default would not fit
     # a dataset with fewer classes
     if counts["pair_flip"]:
-        partner = _check_pairs(pairs, n_classes=n_classes)
+        partner = _partner_table(pairs, n_classes=n_classes)
     else:
         partner = np.full(n_classes, -1, dtype=np.int64)
     eligible = np.flatnonzero(partner[labs] != -1)
     if counts["pair_flip"] > len(eligible):
-        raise ValueError(f"pair_flip={pair_flip} asks for {counts['pair_flip']} samples but only "
-                         f"{len(eligible)} have a label in pairs {tuple(map(tuple, pairs))}")
-    if counts["uniform_flip"] and n_classes < 2:
-        raise ValueError(f"uniform_flip needs at least 2 classes, n_classes is {n_classes}")
+        raise ParameterError(f"pair_flip must ask for at most the samples with a label in pairs, got "
+                             f"pair_flip={pair_flip} asking for {counts['pair_flip']} samples but only "
+                             f"{len(eligible)} have a label in pairs {tuple(map(tuple, pairs))}")
+    if counts["uniform_flip"]:
+        check_int(n_classes, "n_classes", low=2, note="uniform_flip needs another class to flip to")
     if counts["blend"]:
         _need_two_classes(labs, "blend")
     oods = None
     if counts["ood"]:
         if ood_images is None:
-            raise ValueError(f"ood={ood} needs ood_images (an (M, H, W) uint8 array), got None")
-        oods = _check_images("ood_images", ood_images)
+            raise ParameterError(f"ood_images must be an (M, H, W) uint8 array when ood > 0, got None "
+                                 f"(ood={ood})")
+        oods = as_images(ood_images, "ood_images")
         if len(oods) == 0 or oods.shape[1:] != imgs.shape[1:]:
-            raise ValueError(f"ood_images must be non-empty with images of shape {imgs.shape[1:]}, got "
-                             f"{oods.shape}")
+            raise ParameterError(f"ood_images must be non-empty with images of shape {imgs.shape[1:]}, got "
+                                 f"shape {oods.shape}")
 
     rng = np.random.default_rng(seed)
     pair_idx = np.sort(rng.choice(eligible, size=counts["pair_flip"], replace=False))
@@ -255,10 +220,10 @@ def blend_pairs(images: Any, labels: Any, n: int, *, seed: int) -> tuple[np.ndar
     replacement) and ``x_b`` uniform over the images whose label differs from ``x_a``'s.
     Returns ``(blended (n, H, W) uint8, labels_a (n,) int64, labels_b (n,) int64)``.
     """
-    imgs = _check_images("images", images)
-    labs = _check_labels(labels, n=len(imgs))
-    n = _check_count("n", n)
-    seed = _check_seed(seed)
+    imgs = as_images(images)
+    labs = as_labels(labels, n=len(imgs))
+    n = check_non_negative_int(n, "n")
+    seed = check_seed(seed)
     _need_two_classes(labs, "blend_pairs")
     rng = np.random.default_rng(seed)
     idx_a = rng.integers(0, len(imgs), size=n)
@@ -268,9 +233,9 @@ def blend_pairs(images: Any, labels: Any, n: int, *, seed: int) -> tuple[np.ndar
 
 def noise_images(n: int, *, seed: int, shape: tuple[int, int] = (28, 28)) -> np.ndarray:
     """``n`` images of i.i.d. uniform noise over ``0..255``: ``(n, *shape)`` uint8 (an obvious OOD probe)."""
-    n = _check_count("n", n)
-    seed = _check_seed(seed)
-    bad_dim = any(isinstance(s, bool) or not isinstance(s, int | np.integer) or s < 1 for s in shape)
-    if len(shape) != 2 or bad_dim:
-        raise ValueError(f"shape must be (H, W) with positive ints, got {shape!r}")
+    n = check_non_negative_int(n, "n")
+    seed = check_seed(seed)
+    if len(shape) != 2:
+        raise ParameterError(f"shape must be (H, W), got {shape!r}")
+    shape = tuple(check_positive_int(s, f"each side of shape {shape!r}") for s in shape)
     return np.random.default_rng(seed).integers(0, 256, size=(n, *shape), dtype=np.uint8)

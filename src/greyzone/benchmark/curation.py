@@ -34,8 +34,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from greyzone.evaluation.inject import inject_problems
+from greyzone.benchmark.inject import inject_problems
+from greyzone.errors import ParameterError
 from greyzone.evaluation.metrics import auroc, average_precision, idk_precision_recall_f1, recall_at_k
+from greyzone.store.files import atomic_write
+from greyzone.store.layout import Layout
+from greyzone.validation import check_option, check_shape
 
 BENCH_VERSION = 1
 #: Planted fractions of the train split, per scenario.
@@ -91,12 +95,11 @@ def evaluate_planted(table: pd.DataFrame, kind: Any) -> dict[str, list[dict[str,
     ``{"ranking": [{method, kind, n, auroc, ap, recall_at_n}], "flags": [{method, kind, n, n_flagged,
     precision, recall, f1}]}``; metrics are ``None`` for a kind with no planted sample.
     """
-    kind = np.asarray(kind).astype(str)
-    if kind.shape != (len(table),):
-        raise ValueError(f"kind has shape {kind.shape} but the table has {len(table)} rows")
+    kind = check_shape(np.asarray(kind).astype(str), "kind", (len(table),))
     unknown = sorted(set(kind.tolist()) - {"clean", *PROBLEM_KINDS})
     if unknown:
-        raise ValueError(f"kind holds unknown values {unknown}; expected 'clean' or one of {PROBLEM_KINDS}")
+        raise ParameterError(f"kind must hold 'clean' or one of {PROBLEM_KINDS}, got unknown values "
+                             f"{unknown}")
     clean = kind == "clean"
     subsets = {k: (kind == k, clean | (kind == k)) for k in PROBLEM_KINDS}
     subsets["all"] = (~clean, np.ones(len(kind), bool))
@@ -177,12 +180,11 @@ def bench_curation(
     from greyzone.pipeline import run_pipeline
     from greyzone.sources import load_fashion_mnist, load_mnist
 
-    bad = [s for s in scenarios if s not in SCENARIOS]
-    if bad or not scenarios:
-        raise ValueError(
-            f"unknown or no scenarios {list(bad) or list(scenarios)}; expected some of {list(SCENARIOS)}"
-        )
-    root = Path(workspace_root or "greyzone-curation")
+    if not scenarios:
+        raise ParameterError(f"scenarios must name some of {tuple(SCENARIOS)}, got none")
+    for i, name in enumerate(scenarios):
+        check_option(name, f"scenarios[{i}]", tuple(SCENARIOS))
+    root = Layout(Path(workspace_root or "greyzone-curation"))
     console = Console(stderr=True, quiet=not progress)
     t_all = time.perf_counter()
     mnist = load_mnist(data_dir).head(limit)
@@ -201,7 +203,7 @@ def bench_curation(
         console.rule(f"curation benchmark: {name} {rates}")
         dataset, inj = _planted_dataset(mnist, ood_images, rates, seed)
         cfg = RunConfig(
-            workspace=str(root / name),
+            workspace=str(root.root / name),
             limit=limit,
             folds=folds,
             seed=seed,
@@ -215,7 +217,7 @@ def bench_curation(
         wall = time.perf_counter() - t0
         try:
             table = ws.scores()
-            run = ws.last_run() or {}
+            run = ws.runs.last() or {}
         finally:
             ws.close()
         train = table[table.split == "train"].sort_values("index", ignore_index=True)
@@ -233,15 +235,8 @@ def bench_curation(
             **evaluate_planted(train, kind),
         }
     result["wall_s"] = round(time.perf_counter() - t_all, 1)
-    write_json(root / "curation.json", result)
+    atomic_write(root.curation, json.dumps(result, indent=2, ensure_ascii=False) + "\n")
     return result
-
-
-def write_json(path: Path, result: dict[str, Any]) -> None:
-    """Write ``result`` as indented JSON, atomically (temp file + rename)."""
-    from greyzone.store.workspace import atomic_write_bytes
-
-    atomic_write_bytes(Path(path), (json.dumps(result, indent=2, ensure_ascii=False) + "\n").encode())
 
 
 def curation_frames(result: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -251,51 +246,3 @@ def curation_frames(result: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]
         rows = [{"scenario": name, **r} for name, s in result["scenarios"].items() for r in s[part]]
         frames.append(pd.DataFrame(rows))
     return frames[0], frames[1]
-
-
-def _fmt(x: float | None) -> str:
-    return "–" if x is None else f"{x:.3f}"
-
-
-def print_curation(result: dict[str, Any], console=None) -> None:
-    """Rich tables, per scenario: ranking quality (AUROC / AP) and flag quality (precision / recall / F1)."""
-    from rich.console import Console
-    from rich.table import Table
-
-    console = console or Console()
-    cfg = result.get("config", {})
-    for name, sc in result["scenarios"].items():
-        counts = ", ".join(f"{k} {v}" for k, v in sc["counts"].items() if k != "clean")
-        head = (
-            f"{name}: {sc['n_train']:,} train samples, planted {counts}; seed {cfg.get('seed')}, "
-            f"K={cfg.get('folds')}, {cfg.get('epochs')} epochs, {sc['wall_s']:.0f} s"
-        )
-        rank = Table(title=f"{head}\nrankings: AUROC / average precision (each kind vs clean)")
-        rank.add_column("score")
-        for k in ROW_KINDS:
-            rank.add_column(k, justify="right")
-        by = {(r["method"], r["kind"]): r for r in sc["ranking"]}
-        for method in dict.fromkeys(r["method"] for r in sc["ranking"]):
-            cells = [f"{_fmt(by[method, k]['auroc'])} / {_fmt(by[method, k]['ap'])}" for k in ROW_KINDS]
-            rank.add_row(method, *cells, style="bold" if method == "idk_score" else None)
-        console.print(rank)
-        flag = Table(title="flags: precision / recall / F1 (per kind: that kind vs clean)")
-        flag.add_column("flag")
-        flag.add_column("flagged", justify="right")
-        for k in ROW_KINDS:
-            flag.add_column(k, justify="right")
-        by = {(r["method"], r["kind"]): r for r in sc["flags"]}
-        for method in dict.fromkeys(r["method"] for r in sc["flags"]):
-            cells = [
-                "/".join(_fmt(by[method, k][m]).lstrip("0") for m in ("precision", "recall", "f1"))
-                for k in ROW_KINDS
-            ]
-            flag.add_row(
-                method,
-                f"{by[method, 'all']['n_flagged']:,}",
-                *cells,
-                style="bold" if method == "idk_proposed" else None,
-            )
-        console.print(flag)
-    if "policy" in result:
-        console.print(f"policy: {result['policy']}", markup=False, highlight=False)

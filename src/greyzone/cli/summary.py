@@ -9,7 +9,7 @@ from greyzone.store.workspace import Workspace
 
 
 def print_summary(ws: Workspace, console: Console) -> None:
-    run = ws.last_run()
+    run = ws.runs.last()
     if run is None:
         console.print("no finished run in this workspace")
         return
@@ -39,8 +39,9 @@ def print_summary(ws: Workspace, console: Console) -> None:
         tt.add_column(stage, justify="right")
     tt.add_row(*[f"{v:.1f}" for v in run["timings"].values()])
     console.print(tt)
-    console.print(f"workspace: [bold]{ws.path}[/]  (scores: {ws.scores_path.name}, store: greyzone.sqlite)")
+    lay = ws.layout
+    console.print(f"workspace: [bold]{ws.path}[/]  (scores: {lay.scores.name}, store: {lay.db.name})")
     if "export" in m:
         console.print(f"export:    [bold]{m['export']['path']}[/]")
-    if (ws.path / "report.html").is_file():
-        console.print(f"report:    [bold]{ws.path / 'report.html'}[/]")
+    if ws.layout.report.is_file():
+        console.print(f"report:    [bold]{ws.layout.report}[/]")

@@ -1,0 +1,1 @@
+"""Curation benchmark: plant known problems in a clean dataset and measure how well greyzone finds them."""

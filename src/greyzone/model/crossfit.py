@@ -1,0 +1,91 @@
+"""Cross-fitting: K fold models give every train sample out-of-sample probabilities; the embedding model,
+trained on all train samples, embeds every sample. All K + 1 models train in parallel (:mod:`.jobs`).
+
+Fold model k has seed ``seed * 1000 + k``; the embedding model ``seed * 1000 + K``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from sklearn.model_selection import StratifiedKFold
+
+from greyzone.config import TrainConfig
+from greyzone.errors import ParameterError
+from greyzone.model.jobs import ModelJob, run_jobs
+from greyzone.model.train import Dynamics, Progress, softmax
+
+
+@dataclass
+class CrossFit:
+    """Out-of-sample predictions from K fold models, plus the embedding model trained on all train samples."""
+
+    oof_logits: np.ndarray  # (N_train, C): from the fold model that did not see the sample
+    test_probs: np.ndarray  # (N_test, C): mean of the K fold models' probabilities
+    fold: np.ndarray  # (N_train,) fold number of each train sample
+    fold_accuracy: list[float]  # held-out accuracy of each fold model
+    full_logits: np.ndarray  # (N, C) embedding model's logits for every row of the image file
+    embeddings: np.ndarray  # (N, 84) embedding model's penultimate layer for every row
+    dynamics: Dynamics  # embedding model's training dynamics, (N_train, epochs)
+
+
+def fold_assignment(labels: np.ndarray, folds: int, seed: int) -> np.ndarray:
+    """Stratified fold number per sample (shuffled with ``seed``)."""
+    counts = np.bincount(labels)
+    smallest = int(counts[counts > 0].min())
+    if smallest < folds:
+        raise ParameterError(
+            f"a class has only {smallest} training samples, fewer than folds={folds}; lower --folds"
+        )
+    out = np.empty(len(labels), np.int64)
+    skf = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    for k, (_, held) in enumerate(skf.split(np.zeros(len(labels)), labels)):
+        out[held] = k
+    return out
+
+
+def crossfit(
+    images_path: Path,
+    train_rows: np.ndarray,
+    y_train: np.ndarray,
+    test_rows: np.ndarray,
+    *,
+    n_classes: int,
+    folds: int,
+    cfg: TrainConfig,
+    seed: int,
+    workers: int | None = None,
+    progress: Progress | None = None,
+) -> CrossFit:
+    """Train K fold models (each on all folds but one) and the embedder (all train rows) in parallel."""
+    fold = fold_assignment(y_train, folds, seed)
+    n_rows = len(np.load(images_path, mmap_mode="r"))
+    jobs = [
+        ModelJob(
+            f"fold{k}",
+            train_rows[fold != k],
+            y_train[fold != k],
+            np.concatenate([train_rows[fold == k], test_rows]),
+            seed * 1000 + k,
+        )
+        for k in range(folds)
+    ]
+    jobs.append(
+        ModelJob("full", train_rows, y_train, np.arange(n_rows), seed * 1000 + folds, embed=True, record=True)
+    )
+    res = run_jobs(jobs, images_path, n_classes=n_classes, cfg=cfg, workers=workers, progress=progress)
+    oof = np.zeros((len(y_train), n_classes), np.float32)
+    test_probs = np.zeros((len(test_rows), n_classes), np.float32)
+    fold_acc = []
+    for k in range(folds):
+        held = np.flatnonzero(fold == k)
+        logits = res[f"fold{k}"].logits
+        oof[held] = logits[: len(held)]
+        test_probs += softmax(logits[len(held) :]) / folds
+        fold_acc.append(float((oof[held].argmax(1) == y_train[held]).mean()))
+    full = res["full"]
+    return CrossFit(
+        oof, test_probs, fold, fold_acc, full.logits, full.embeddings, Dynamics(full.p_label, full.margin)
+    )

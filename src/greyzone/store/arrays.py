@@ -1,0 +1,34 @@
+"""Large per-sample arrays as ``.npy`` files in ``<workspace>/arrays``, row ``i`` = sample ``sid == i``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from greyzone.errors import WorkspaceError
+from greyzone.store.files import atomic_path
+from greyzone.store.layout import Layout
+
+
+class ArrayStore:
+    """Save (atomically) and load (memory-mapped by default) named arrays of a workspace."""
+
+    def __init__(self, layout: Layout) -> None:
+        self.layout = layout
+
+    def path(self, name: str) -> Path:
+        return self.layout.array(name)
+
+    def has(self, name: str) -> bool:
+        return self.path(name).is_file()
+
+    def save(self, name: str, array: np.ndarray) -> None:
+        with atomic_path(self.path(name)) as tmp:
+            np.save(tmp, np.ascontiguousarray(array))
+
+    def load(self, name: str, *, mmap: bool = True) -> np.ndarray:
+        path = self.path(name)
+        if not path.is_file():
+            raise WorkspaceError(f"{path}: array {name!r} missing; run 'greyzone run' on this workspace")
+        return np.load(path, mmap_mode="r" if mmap else None)
