@@ -86,7 +86,7 @@ def test_scores_stay_in_range_and_proposals_are_capped(planted):
     s = t["idk_score"].to_numpy()
     assert ((s >= 0) & (s <= 1)).all()
     assert np.unique(s[kind == "flip_uniform"]).size == (kind == "flip_uniform").sum()  # no saturation ties
-    assert t["idk_proposed"].sum() <= RunConfig().idk_rate_cap * len(t)
+    assert t["idk_proposed"].sum() <= RunConfig().idk_cap * len(t)
     # the proposals are mostly planted problems (real MNIST also has a few genuinely bad digits): measured
     # 0.87 [0.87-0.88] of the 120 proposals (the 2% cap binds: 3% is planted)
     assert (kind[t["idk_proposed"].to_numpy()] != "clean").mean() >= 0.75

@@ -31,8 +31,9 @@ pytestmark = [pytest.mark.browser,
 @pytest.fixture(scope="module")
 def full_report(tmp_path_factory) -> Path:
     """A report with every section: small real workspace, real evaluation, a curation-benchmark file."""
-    from greyzone.evaluation.evaluate import evaluate_workspace
-    from greyzone.evaluation.report import write_report
+    from greyzone.config import TrainConfig
+    from greyzone.evaluation.evaluate import EvalConfig, evaluate_workspace
+    from greyzone.report import write_report
 
     base = report_workspace(tmp_path_factory.getbasetemp())
     ws = Workspace.open(copy_workspace(base, tmp_path_factory.mktemp("report-browser") / "ws"))
@@ -40,8 +41,9 @@ def full_report(tmp_path_factory) -> Path:
         from greyzone.export.tree import write_export
 
         write_export(ws)  # the copy leaves the export behind; evaluate reads it
-        evaluate_workspace(ws, seeds=1, epochs=1, progress=False, n_blend=50, n_noise=50,
-                           fashion_dir=str(ws.path / "no-fashion-mnist"))
+        cfg = EvalConfig(seeds=1, train=TrainConfig(epochs=1), n_blend=50, n_noise=50,
+                         fashion_dir=str(ws.path / "no-fashion-mnist"))
+        evaluate_workspace(ws, cfg, progress=False)
         (ws.path / "curation.json").write_text(json.dumps(FAKE_CURATION))
         return write_report(ws)
     finally:
@@ -66,6 +68,8 @@ def test_report_renders_in_chromium_without_errors(full_report):
                                    ".every(d => d.querySelector('.main-svg'))", timeout=120_000)
             seconds = time.perf_counter() - start
             ids = page.evaluate("[...document.querySelectorAll('section.card')].map(s => s.id)")
+            nav = page.evaluate("[...document.querySelectorAll('nav.toc a')]"
+                                ".map(a => a.getAttribute('href'))")
             n_plots = page.evaluate("document.querySelectorAll('.plot').length")
             n_gl = page.evaluate("document.querySelectorAll('.plot canvas').length")
             broken = page.evaluate("[...document.images].filter(i => !i.complete || i.naturalWidth === 0)"
@@ -79,5 +83,6 @@ def test_report_renders_in_chromium_without_errors(full_report):
     assert errors == []
     assert [u for u in requests if not u.startswith(("file:", "data:"))] == []
     assert ids == SECTIONS
+    assert nav == [f"#{s}" for s in SECTIONS]  # one navigation link per section, in page order
     assert n_plots == 9 and n_gl >= 1  # PCA map (WebGL), histograms, IDK bars, 5 confusions, risk–coverage
     assert n_images >= 10 * 12 and broken == []

@@ -1,4 +1,5 @@
-"""The HTML report: sections, self-containment, embedded thumbnails, atomic writes, optional inputs.
+"""The HTML report: sections, self-containment, embedded thumbnails, atomic writes, optional inputs, the
+catalogue's scores, escaping.
 
 One small real workspace per session (first 300 samples of each split, 2 folds, 1 epoch, no UMAP, export on);
 tests that add files work on a copy. ``evaluation.json`` and ``curation.json`` are written here in the layout
@@ -8,6 +9,7 @@ of :mod:`greyzone.evaluation.evaluate` (the browser test renders a real one).
 from __future__ import annotations
 
 import base64
+import dataclasses
 import io
 import json
 import os
@@ -19,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from greyzone.scores.catalog import SCORES
 from greyzone.store.workspace import Workspace
 
 BUILT = "built.ok"
@@ -79,9 +82,10 @@ def fake_evaluation(classes: list[str]) -> dict:
             "risk_coverage": {"coverage": grid, "risk_mean": (np.array(grid) * (0.05 + 0.01 * i)).tolist(),
                               "risk_std": (np.array(grid) * 0.004).tolist()},
         }
-    return {"format_version": "1", "created_at": "2026-01-01T00:00:00+00:00", "workspace": "x",
+    return {"format_version": "2", "created_at": "2026-01-01T00:00:00+00:00", "workspace": "x",
             "dataset": "mnist", "classes": classes,
-            "config": {"seeds": 2, "epochs": 1, "idk_class_weight": 3.2, "idk_weighting": "sqrt"},
+            "config": {"seeds": 2, "train": {"epochs": 3, "batch_size": 128, "lr": 0.003},
+                       "idk_class_weight": 3.2, "idk_weighting": "sqrt"},
             "data": {"n_train": 300, "n_test": 300, "n_train_idk": 6, "n_test_idk": 6,
                      "n_export_differs_from_store": 0, "export": "x"},
             "ood": {"fashion_mnist": {"skipped": "not installed"}, "blend": {"n": 50, "source": "blend"},
@@ -107,7 +111,7 @@ def base_ws(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def report_html(base_ws) -> str:
     """The report of the untouched small workspace (no evaluation, no curation benchmark)."""
-    from greyzone.evaluation.report import write_report
+    from greyzone.report import write_report
 
     ws = Workspace.open(base_ws)
     try:
@@ -129,6 +133,21 @@ def _section_ids(html: str) -> list[str]:
     return re.findall(r'<section class="card" id="([\w-]+)"', html)
 
 
+def _section(html: str, sid: str) -> str:
+    return html.split(f'id="{sid}"', 1)[1].split("</section>", 1)[0]
+
+
+def _figures(html: str) -> list[dict]:
+    """The plotly specs (data and layout) of the figures in ``html``, in page order."""
+    return [json.loads(spec) for spec in re.findall(r"var f=(\{.*?\});document\.addEventListener\(", html)]
+
+
+def _present(scores) -> list:
+    """The catalogue's scores the score table holds with at least one finite value."""
+    return [c for c in SCORES
+            if c.name in scores.columns and np.isfinite(scores[c.name].to_numpy(dtype=float)).any()]
+
+
 # --------------------------------------------------------------------------------------------- content
 def test_report_has_the_core_sections_in_order(report_html):
     assert _section_ids(report_html) == ["maps", "scores", "idk", "by-class", "by-score", "confusion",
@@ -144,7 +163,7 @@ def test_report_has_the_core_sections_in_order(report_html):
 def test_header_shows_dataset_accuracies_and_counts(report_html, base_ws):
     ws = Workspace.open(base_ws)
     try:
-        run, n_prop = ws.last_run(), int(ws.scores().idk_proposed.sum())
+        run, n_prop = ws.runs.last(), int(ws.scores().idk_proposed.sum())
     finally:
         ws.close()
     header = report_html.split("<nav", 1)[0]
@@ -154,7 +173,13 @@ def test_header_shows_dataset_accuracies_and_counts(report_html, base_ws):
     assert re.search(rf'<div class="v">{n_prop}</div><div class="l">proposed IDK', header)
     for stage in run["timings"]:
         assert f"<td>{stage}</td>" in report_html
-    assert "torch" in report_html and "idk_rate_cap" in report_html
+    config = _section(report_html, "config")
+    for key, value in run["config"].items():  # the run config, flattened: train.epochs etc.
+        assert all(f"<code>{key}.{k}</code>" in config for k in value) if isinstance(value, dict) \
+            else f"<code>{key}</code>" in config
+    assert "torch" in run["versions"]
+    for package, version in run["versions"].items():
+        assert f"<td>{package}</td><td><code>{version}</code></td>" in config
 
 
 def test_report_is_self_contained(report_html):
@@ -218,7 +243,7 @@ def test_file_size_is_reasonable(base_ws, report_html):
 
 # ------------------------------------------------------------------------------------------ optional inputs
 def test_evaluation_and_curation_sections_appear_when_their_files_exist(ws_copy):
-    from greyzone.evaluation.report import render_report
+    from greyzone.report import render_report
 
     classes = [*ws_copy.classes, "IDK"]
     (ws_copy.path / "evaluation").mkdir()
@@ -229,7 +254,8 @@ def test_evaluation_and_curation_sections_appear_when_their_files_exist(ws_copy)
                                   "curation", "config"]
     ev = html.split('id="evaluation"', 1)[1].split("</section>", 1)[0]
     for text in ("Risk–coverage", "Curated test split", "Original test labels", "Robustness", "baseline",
-                 "idk_aware", "IDK precision", "AURC", "fashion_mnist: not installed", "took <b>42 s"):
+                 "idk_aware", "IDK precision", "AURC", "fashion_mnist: not installed", "took <b>42 s",
+                 "seeds <b>2</b>", "epochs <b>3</b>", "IDK class weight <b>3.20 (sqrt)</b>"):
         assert text in ev, text
     assert '<td class="best">' in ev  # the best value of a column is marked
     conf = html.split('id="confusion"', 1)[1].split("</section>", 1)[0]
@@ -239,7 +265,7 @@ def test_evaluation_and_curation_sections_appear_when_their_files_exist(ws_copy)
 
 
 def test_unreadable_optional_files_are_noted_not_fatal(ws_copy):
-    from greyzone.evaluation.report import write_report
+    from greyzone.report import write_report
 
     (ws_copy.path / "evaluation").mkdir()
     (ws_copy.path / "evaluation" / "evaluation.json").write_text("{not json")
@@ -251,17 +277,17 @@ def test_unreadable_optional_files_are_noted_not_fatal(ws_copy):
 
 
 def test_human_decisions_show_in_counts_and_thumbnails(ws_copy):
-    from greyzone.evaluation.report import render_report
+    from greyzone.report import render_report
 
     s = ws_copy.scores()
     proposed = s.sid[s.idk_proposed].to_numpy()
     others = s.sid[~s.idk_proposed].to_numpy()
-    ws_copy.decide(proposed[:2], "keep")  # the reviewer rejects two proposals,
-    ws_copy.decide(others[:3], "idk")  # marks three other images IDK
-    ws_copy.decide(others[3:4], "relabel", label=(int(s.label[others[3]]) + 1) % 10)  # and relabels one
+    ws_copy.decisions.append(proposed[:2], "keep")  # the reviewer rejects two proposals,
+    ws_copy.decisions.append(others[:3], "idk")  # marks three other images IDK
+    ws_copy.decisions.append(others[3:4], "relabel", label=(int(s.label[others[3]]) + 1) % 10)  # relabels one
     html = render_report(ws_copy)
     # the store decides what "curated" means (e.g. a human keep overrides an auto proposal)
-    n_idk = int((ws_copy.curated().curated_label == ws_copy.idk_label).sum())
+    n_idk = int((ws_copy.decisions.curated().curated_label == ws_copy.idk_label).sum())
     assert n_idk >= int(s.idk_proposed.sum()) - 2 + 3
     assert re.search(rf'<div class="v">{n_idk}</div><div class="l">curated IDK</div>'
                      rf'<div class="d">6 human decisions', html)
@@ -270,11 +296,23 @@ def test_human_decisions_show_in_counts_and_thumbnails(ws_copy):
     cells = re.findall(r"<td>(.*?)</td>", total)
     assert cells[-1] == "1"  # one relabelled image
     assert int(cells[3]) + int(cells[7]) == n_idk  # curated IDK, train + test
+    # in a gallery, the relabelled image carries its new label as a human tag, a human IDK a human IDK tag
+    from greyzone.report import environment, galleries
+    from greyzone.report.context import ReportContext
+
+    ctx = ReportContext.load(ws_copy)
+    thumb = environment().get_template("_macros.html.j2").module.thumb
+    relabelled = galleries.thumb(ctx, ctx.scores.loc[int(others[3])], 0.5)
+    new = ws_copy.label_name((int(s.label[others[3]]) + 1) % 10)
+    assert (relabelled.tag, relabelled.tag_human) == (f"→{new}", True)
+    assert f'<span class="tag h">→{new}</span>' in thumb(relabelled)
+    human_idk = galleries.thumb(ctx, ctx.scores.loc[int(others[0])], 0.5)
+    assert '<span class="tag h">IDK</span>' in thumb(human_idk)
 
 
 # --------------------------------------------------------------------------------------------- writing
 def test_write_is_atomic_temp_file_then_rename(ws_copy, monkeypatch):
-    from greyzone.evaluation.report import write_report
+    from greyzone.report import write_report
 
     calls = []
     real_replace = os.replace
@@ -293,15 +331,16 @@ def test_write_is_atomic_temp_file_then_rename(ws_copy, monkeypatch):
 
 
 def test_failed_render_leaves_the_previous_report(ws_copy, monkeypatch):
-    from greyzone.evaluation import report
+    from greyzone import report
+    from greyzone.report import figures
 
     out = report.write_report(ws_copy)
     before = out.read_bytes()
 
-    def boom(ctx):
+    def boom(*args, **kwargs):
         raise RuntimeError("render failed")
 
-    monkeypatch.setattr(report, "_confusion_section", boom)
+    monkeypatch.setattr(figures, "confusion", boom)  # a late section fails, after the early ones rendered
     with pytest.raises(RuntimeError, match="render failed"):
         report.write_report(ws_copy)
     assert out.read_bytes() == before
@@ -309,7 +348,7 @@ def test_failed_render_leaves_the_previous_report(ws_copy, monkeypatch):
 
 
 def test_custom_path(ws_copy, tmp_path):
-    from greyzone.evaluation.report import write_report
+    from greyzone.report import write_report
 
     out = write_report(ws_copy, path=tmp_path / "sub" / "r.html")
     assert out == tmp_path / "sub" / "r.html" and out.stat().st_size > 0
@@ -317,10 +356,10 @@ def test_custom_path(ws_copy, tmp_path):
 
 # --------------------------------------------------------------------------------------------- helpers
 def test_quantise_keeps_aspect_and_range():
-    from greyzone.evaluation.report import _quantise
+    from greyzone.report.figures import quantise
 
     xy = np.array([[0.0, 0.0], [10.0, 2.0], [5.0, 1.0], [np.nan, 3.0]])
-    q, step = _quantise(xy)
+    q, step = quantise(xy)
     assert q.dtype == np.uint16 and q.shape == (4, 2)
     assert q[1, 0] == 65535 and q[0].tolist() == [0, 0]
     assert abs(int(q[1, 1]) - round(2 / 10 * 65535)) <= 1  # one scale for both axes
@@ -328,9 +367,169 @@ def test_quantise_keeps_aspect_and_range():
 
 
 def test_flatten_nested_results_into_rows():
-    from greyzone.evaluation.report import _flatten
+    from greyzone.report.results import flatten
 
-    recs = _flatten({"a": {"m1": {"auroc": 0.9, "f1": 0.5}, "m2": {"auroc": 0.8}},
+    recs = flatten({"a": {"m1": {"auroc": 0.9, "f1": 0.5}, "m2": {"auroc": 0.8}},
                      "rows": [{"kind": "x", "v": 1}, {"kind": "y", "v": 2}], "n": 3})
     assert recs == [(("a", "m1"), {"auroc": 0.9, "f1": 0.5}), (("a", "m2"), {"auroc": 0.8}),
                     (("rows",), {"kind": "x", "v": 1}), (("rows",), {"kind": "y", "v": 2})]
+
+
+# ------------------------------------------------------------------------------------ catalogue scores
+def test_every_catalogue_score_in_the_table_gets_a_histogram_and_a_gallery(report_html, base_ws):
+    from markupsafe import escape
+
+    ws = Workspace.open(base_ws)
+    try:
+        present = _present(ws.scores())
+    finally:
+        ws.close()
+    assert "label_quality" in [c.name for c in present]  # the report's own score table had lost it
+    assert len(present) >= 12
+    block = _section(report_html, "scores")
+    (hist,) = _figures(block)
+    titles = [a["text"] for a in hist["layout"]["annotations"]]
+    assert titles == [f"{c.title} {'↑' if c.doubtful == 'high' else '↓'}" for c in present]
+    assert len(hist["data"]) == 2 * len(present)  # all images and proposed IDK, per score
+    about = block.split("What each score measures", 1)[1]
+    for c in present:  # the help line comes from the catalogue too
+        assert f"<b>{escape(c.title)}</b>" in about and str(escape(c.help)) in about
+    heads = re.findall(r'<div class="rowhead">(.*?)<small>', _section(report_html, "by-score"))
+    assert heads == [str(escape(c.title)) for c in present]
+
+
+def test_a_score_absent_or_never_finite_gets_no_histogram(base_ws):
+    from greyzone.report import galleries, sections
+    from greyzone.report.context import ReportContext
+
+    ws = Workspace.open(base_ws)
+    try:
+        ctx = ReportContext.load(ws)
+        scores = ctx.scores.drop(columns=["aum", "label_quality"]).assign(margin=np.nan)
+        ctx = dataclasses.replace(ctx, scores=scores)
+        expected = [c.name for c in _present(scores)]
+        assert not {"aum", "label_quality", "margin"} & set(expected)
+        assert [c.name for c in sections.histograms(ctx)["scores"]] == expected
+        assert [r.head for r in galleries.by_score(ctx)["rows"]] == [c.title for c in _present(scores)]
+    finally:
+        ws.close()
+
+
+# ------------------------------------------------------------------------------------- section templates
+SECTION_MARKERS = {"maps": 'class="plot"', "scores": "What each score measures", "idk": '<tr class="total">',
+                   "by-class": 'class="gallery-row"', "by-score": 'class="gallery-row"',
+                   "confusion": 'class="panel-title"', "evaluation": "Curated test split",
+                   "curation": "flip_uniform_1pct", "config": "Stage timings"}
+
+
+@pytest.fixture
+def full_ctx(base_ws):
+    """The context of the small workspace with an evaluation and a curation benchmark added."""
+    from greyzone.report.context import ReportContext
+
+    ws = Workspace.open(base_ws)
+    try:
+        ctx = ReportContext.load(ws)
+        evaluation = fake_evaluation([*ws.classes, "IDK"])
+        yield dataclasses.replace(ctx, evaluation=evaluation, curation=FAKE_CURATION)
+    finally:
+        ws.close()
+
+
+def _sections():
+    from greyzone.report import SECTIONS
+
+    return SECTIONS
+
+
+def test_every_section_has_a_marker():
+    assert set(SECTION_MARKERS) == {s.id for s in _sections()}
+
+
+@pytest.mark.parametrize("sid", list(SECTION_MARKERS))
+def test_each_section_template_renders_alone(full_ctx, sid):
+    from greyzone.report import environment
+
+    section = next(s for s in _sections() if s.id == sid)
+    data = section.build(full_ctx)
+    assert data is not None
+    html = environment().get_template(section.template).render(d=data)
+    assert SECTION_MARKERS[sid] in html
+    assert "<section" not in html and "<h2>" not in html  # the page draws the card and the heading
+
+
+def _drop(*columns):
+    return lambda ctx: dataclasses.replace(ctx, scores=ctx.scores.drop(columns=list(columns)))
+
+
+NO_INPUTS = {
+    "maps: no projections": ("maps", _drop("pca_x", "pca_y", "umap_x", "umap_y")),
+    "maps: projections all NaN": ("maps", lambda ctx: dataclasses.replace(
+        ctx, scores=ctx.scores.assign(pca_x=np.nan, umap_x=np.nan))),
+    "scores: no score columns": ("scores", _drop(*(c.name for c in SCORES))),
+    "by-score: no score columns": ("by-score", _drop(*(c.name for c in SCORES))),
+    "idk: no samples": ("idk", lambda ctx: dataclasses.replace(ctx, scores=ctx.scores.iloc[:0])),
+    "by-class: no samples": ("by-class", lambda ctx: dataclasses.replace(ctx, scores=ctx.scores.iloc[:0])),
+    "confusion: no samples, no evaluation": ("confusion", lambda ctx: dataclasses.replace(
+        ctx, scores=ctx.scores.iloc[:0], evaluation=None)),
+    "evaluation: no file": ("evaluation", lambda ctx: dataclasses.replace(ctx, evaluation=None)),
+    "evaluation: no models": ("evaluation", lambda ctx: dataclasses.replace(ctx, evaluation={"models": {}})),
+    "curation: no file": ("curation", lambda ctx: dataclasses.replace(ctx, curation=None)),
+    "curation: no tables": ("curation", lambda ctx: dataclasses.replace(ctx, curation={"seed": 0})),
+    "config: no run": ("config", lambda ctx: dataclasses.replace(ctx, run={})),
+}
+
+
+@pytest.mark.parametrize("case", list(NO_INPUTS))
+def test_a_section_without_its_inputs_is_left_out(full_ctx, case):
+    sid, strip = NO_INPUTS[case]
+    section = next(s for s in _sections() if s.id == sid)
+    assert section.build(full_ctx) is not None
+    assert section.build(strip(full_ctx)) is None
+
+
+def test_page_without_projections_or_run(ws_copy, monkeypatch):
+    from greyzone.report import render_report
+
+    scores = ws_copy.scores().drop(columns=["pca_x", "pca_y", "umap_x", "umap_y"])
+    monkeypatch.setattr(ws_copy, "scores", lambda: scores)
+    monkeypatch.setattr(ws_copy.runs, "last", lambda: None)
+    html = render_report(ws_copy)
+    assert _section_ids(html) == ["scores", "idk", "by-class", "by-score", "confusion"]
+    header = html.split("<nav", 1)[0]
+    assert "held-out fold accuracy" not in header and "run #" not in header and "proposed IDK" in header
+    assert '<a href="#maps">' not in html and '<a href="#config">' not in html
+
+
+# ------------------------------------------------------------------------------------------- escaping
+def test_text_from_the_workspace_is_escaped(base_ws, tmp_path):
+    from greyzone.report import render_report
+
+    path = copy_workspace(base_ws, tmp_path / "ws")
+    evil = '<script>alert("x")</script>'
+    con = sqlite3.connect(path / "greyzone.sqlite")
+    with con:
+        classes = json.loads(con.execute("SELECT value FROM meta WHERE key = 'classes'").fetchone()[0])
+        classes[3] = evil
+        con.execute("UPDATE meta SET value = ? WHERE key = 'classes'", (json.dumps(classes),))
+    con.close()
+    ev = fake_evaluation([*classes, "IDK"])
+    ev["models"]["baseline"]["description"] = '<img src=x onerror="alert(1)">'
+    (path / "evaluation").mkdir()
+    (path / "evaluation" / "evaluation.json").write_text(json.dumps(ev))
+    (path / "curation.json").write_text(json.dumps({"results": {"<b>kind</b>": {"m": {"auroc": 0.5}}}}))
+    ws = Workspace.open(path)
+    try:
+        html = render_report(ws)
+    finally:
+        ws.close()
+    page = re.sub(r"<script>/\* plotly\.js as bundled.*?</script>", "", html, count=1, flags=re.S)
+    assert "<script>alert" not in page and "<img src=x" not in page and "<b>kind</b>" not in page
+    escaped = "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;"
+    assert escaped in page.split("<nav", 1)[0]  # the header's class list
+    for sid in ("idk", "by-class"):  # the table row and the gallery row of class 3
+        assert escaped in _section(page, sid)
+    assert "&lt;img src=x onerror=&#34;alert(1)&#34;&gt;" in _section(page, "evaluation")
+    assert "&lt;b&gt;kind&lt;/b&gt;" in _section(page, "curation")
+    # in the figures the name is data, written by plotly's JSON encoder, which escapes '<'
+    assert any(evil in (t.get("x") or []) for f in _figures(_section(page, "idk")) for t in f["data"])

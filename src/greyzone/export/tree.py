@@ -27,6 +27,7 @@ from PIL import Image
 from greyzone.errors import DataError, ExportError, WorkspaceError
 from greyzone.export.card import dataset_card
 from greyzone.sources.imagefolder import load_imagefolder
+from greyzone.store.files import fsync_dir
 from greyzone.store.workspace import IDK_NAME, Workspace
 from greyzone.system import usable_cpus
 
@@ -146,5 +147,6 @@ def _swap(tmp: Path, dest: Path) -> None:
         old = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}-old-"))
         os.replace(dest, old / "export")
     os.replace(tmp, dest)
+    fsync_dir(dest.parent)  # the rename itself survives a crash
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)

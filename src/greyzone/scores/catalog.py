@@ -95,8 +95,9 @@ COLUMNS: tuple[Column, ...] = (
 )
 
 CATALOG: dict[str, Column] = {c.name: c for c in COLUMNS}
-#: Columns ranked by a direction of doubt, in the order the app and the report list them.
-SCORES: tuple[Column, ...] = tuple(c for c in COLUMNS if c.kind == "score")
+#: Columns ranked by a direction of doubt, as the report lists them: the IDK score first, then table order.
+SCORES: tuple[Column, ...] = (CATALOG["idk_score"],) + tuple(
+    c for c in COLUMNS if c.kind == "score" and c.name != "idk_score")
 CLASS_COLUMNS: tuple[str, ...] = tuple(c.name for c in COLUMNS if c.kind == "class")
 PROJECTION_COLUMNS: tuple[str, ...] = tuple(c.name for c in COLUMNS if c.kind == "projection")
 
