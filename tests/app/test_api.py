@@ -396,3 +396,19 @@ def test_export_refuses_to_run_twice_at_once(client, app, auth):
         assert client.post("/api/export", headers=auth).status_code == 409
     finally:
         app.state.gz.export_lock.release()
+
+
+def test_a_workspace_without_a_stored_knn_graph_gets_one_when_the_app_opens_it(ws):
+    """Workspaces made by greyzone 0.1.0 have no knn_indices/knn_distances: the app computes the graph the
+    pipeline would have stored, saves it, and serves it."""
+    from fastapi.testclient import TestClient
+
+    from greyzone.app.server import create_app
+
+    want = ws.arrays.load("knn_indices", mmap=False)
+    for name in ("knn_indices", "knn_distances"):
+        ws.arrays.path(name).unlink()
+    with TestClient(create_app(ws, token=TOKEN), base_url="http://127.0.0.1") as c:
+        got = [n["sid"] for n in c.get("/api/samples/5").json()["neighbours"]]
+    np.testing.assert_array_equal(ws.arrays.load("knn_indices"), want)
+    assert got == want[5].tolist()
