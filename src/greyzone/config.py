@@ -45,11 +45,6 @@ def help_of(cls: type, name: str) -> str:
     return next(f for f in dataclasses.fields(cls) if f.name == name).metadata["help"]
 
 
-def default_of(cls: type, name: str) -> Any:
-    f = next(f for f in dataclasses.fields(cls) if f.name == name)
-    return f.default_factory() if f.default is dataclasses.MISSING else f.default
-
-
 @dataclass(frozen=True)
 class TrainConfig:
     """Training of every model (fold models and embedder): Adam, cross-entropy, inputs standardised."""

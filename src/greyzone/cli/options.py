@@ -6,7 +6,7 @@ from typing import Any
 
 import typer
 
-from greyzone.config import default_of, help_of
+from greyzone.config import help_of
 
 
 def option(cls: type, name: str, *flags: str, help: str | None = None) -> Any:
@@ -16,5 +16,3 @@ def option(cls: type, name: str, *flags: str, help: str | None = None) -> Any:
     """
     return typer.Option(*flags, help=help or help_of(cls, name))
 
-
-__all__ = ["default_of", "option"]

@@ -102,14 +102,6 @@ CLASS_COLUMNS: tuple[str, ...] = tuple(c.name for c in COLUMNS if c.kind == "cla
 PROJECTION_COLUMNS: tuple[str, ...] = tuple(c.name for c in COLUMNS if c.kind == "projection")
 
 
-def column(name: str) -> Column:
-    """The catalogue entry of ``name``; ``KeyError`` naming the known columns otherwise."""
-    try:
-        return CATALOG[name]
-    except KeyError:
-        raise KeyError(f"{name!r} is not a score-table column; known: {', '.join(CATALOG)}") from None
-
-
 def readme_table() -> str:
     """The README's score table (Markdown), generated from the catalogue: one row per score or flag."""
     rows = ["| column | formula | range | doubtful when |", "|---|---|---|---|"]

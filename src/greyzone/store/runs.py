@@ -7,8 +7,6 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-import pandas as pd
-
 from greyzone.store.arrays import ArrayStore
 from greyzone.store.db import Database
 
@@ -40,10 +38,6 @@ class RunLog:
                 "UPDATE runs SET finished_at = ?, status = ?, timings = ?, metrics = ? WHERE id = ?",
                 (utc_now(), status, json.dumps(timings), json.dumps(metrics), run_id),
             )
-
-    def all(self) -> pd.DataFrame:
-        """Every run, oldest first, JSON columns as text."""
-        return pd.read_sql_query("SELECT * FROM runs ORDER BY id", self.db.con)
 
     def last(self) -> dict[str, Any] | None:
         """The newest finished run with its JSON columns decoded, or None."""
