@@ -31,6 +31,12 @@ from greyzone.validation import (
 T = TypeVar("T")
 #: How the IDK-aware evaluation model weights the IDK class (see greyzone.evaluation.scoring).
 WEIGHTINGS: tuple[str, ...] = ("sqrt", "inverse", "none")
+#: Model families (keys of greyzone.model.architectures.ARCHITECTURES; a test keeps them equal).
+ARCHITECTURE_NAMES: tuple[str, ...] = ("cnn", "lenet5")
+#: Scorers the curation benchmark compares by default: greyzone 0.1.0's LeNet-5 and the current default.
+BENCH_SCORERS: tuple[str, ...] = ("lenet5", "cnn")
+#: Training devices; "auto" resolves in greyzone.model.device.
+DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda", "mps")
 
 
 def setting(default: Any, help: str, *, affects_results: bool = True, factory: Any = None) -> Any:
@@ -47,16 +53,20 @@ def help_of(cls: type, name: str) -> str:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Training of every model (fold models and embedder): Adam, cross-entropy, inputs standardised."""
+    """Overrides of the training recipe of every model (Adam, cross-entropy, standardised inputs); ``None``
+    keeps each architecture's own value (:mod:`greyzone.model.architectures`)."""
 
-    epochs: int = setting(6, "Training epochs per model.")
-    batch_size: int = setting(128, "Mini-batch size.")
-    lr: float = setting(3e-3, "Adam learning rate.")
+    epochs: int | None = setting(None, "Training epochs per model (default: the architecture's recipe).")
+    batch_size: int | None = setting(None, "Mini-batch size (default: the architecture's recipe).")
+    lr: float | None = setting(None, "Adam (peak) learning rate (default: the architecture's recipe).")
 
     def __post_init__(self) -> None:
-        check_int(self.epochs, "epochs", low=1)
-        check_int(self.batch_size, "batch_size", low=1)
-        check_float(self.lr, "lr", low=0, closed="neither")
+        if self.epochs is not None:
+            check_int(self.epochs, "epochs", low=1)
+        if self.batch_size is not None:
+            check_int(self.batch_size, "batch_size", low=1)
+        if self.lr is not None:
+            check_float(self.lr, "lr", low=0, closed="neither")
 
 
 @dataclass(frozen=True)
@@ -70,6 +80,12 @@ class RunConfig:
         "(default: $GREYZONE_DATA_DIR, then the cache, then fetch).")
     limit: int | None = setting(None, "Quick run on the first N samples of each split.")
     folds: int = setting(5, "Cross-fitting folds K.")
+    scorer: str = setting("cnn", f"Model family trained K times for out-of-sample probabilities, one of "
+                                 f"{ARCHITECTURE_NAMES}.")
+    embedder: str = setting("lenet5", f"Model trained once on all train images whose penultimate layer feeds "
+                                      f"maps and neighbours, one of {ARCHITECTURE_NAMES}.")
+    device: str = setting("auto", f"Training device, one of {DEVICES} (auto: CUDA when available, else "
+                                  f"CPU).", affects_results=False)
     seed: int = setting(0, "Random seed (same seed, same scores and export bytes).")
     workers: int | None = setting(
         None, "Training processes (default: one per usable core); results do not depend on it.",
@@ -82,6 +98,8 @@ class RunConfig:
     export: bool = setting(True, "Write the curated export.", affects_results=False)
     include_proposals: bool = setting(True, "Include auto IDK proposals in the export (human decisions "
                                             "always win).")
+    apply_corrections: bool = setting(False, "Export an auto 'confident correction' proposal with its "
+                                             "suggested label instead of IDK.", affects_results=False)
 
     def __post_init__(self) -> None:
         check_int(self.folds, "folds", low=2, note="cross-fitting needs at least 2 folds")
@@ -91,6 +109,9 @@ class RunConfig:
             check_int(self.workers, "workers", low=1)
         check_int(self.umap_neighbors, "umap_neighbors", low=2)
         check_fraction(self.idk_cap, "idk_cap")
+        check_option(self.scorer, "scorer", ARCHITECTURE_NAMES)
+        check_option(self.embedder, "embedder", ARCHITECTURE_NAMES)
+        check_option(self.device, "device", DEVICES)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> RunConfig:

@@ -20,7 +20,7 @@ from greyzone.progress import Reporter
 from greyzone.sources.dataset import Dataset
 from greyzone.store.workspace import Workspace
 
-STAGE_VERSION = {"train": 2, "neighbours": 1, "project": 2}
+STAGE_VERSION = {"train": 3, "neighbours": 1, "project": 2}
 TRAIN_ARRAYS = ["probs", "logits", "fold", "embeddings", "dyn_p_label", "dyn_margin", "full_model_probs"]
 NEIGHBOUR_ARRAYS = ["knn_indices", "knn_distances"]
 VERSIONED_PACKAGES = ("greyzone", "torch", "numpy", "scikit-learn", "umap-learn", "cleanlab", "faiss-cpu",
@@ -68,7 +68,10 @@ def _run_stages(ws: Workspace, cfg: RunConfig, rep: Reporter, run_id: int) -> di
     samples = ws.samples()
     labels = samples.label.to_numpy()
     data_key = [ws.dataset, len(samples), cfg.dataset, cfg.limit, _images_digest(ws.images(), labels)]
-    train_key = cache_key(data_key, cache_slice(cfg, "seed", "train", "folds"), STAGE_VERSION["train"])
+    from greyzone.system import resolve_device
+
+    train_key = cache_key(data_key, cache_slice(cfg, "seed", "train", "folds", "scorer", "embedder"),
+                          resolve_device(cfg.device), STAGE_VERSION["train"])
     if ws.stages.is_fresh("train", train_key, TRAIN_ARRAYS):
         rep.log("train: reusing cached out-of-fold predictions, embeddings and training dynamics")
         last = ws.runs.last() or {"metrics": {}}
@@ -105,25 +108,30 @@ def _run_stages(ws: Workspace, cfg: RunConfig, rep: Reporter, run_id: int) -> di
         from greyzone.export.tree import write_export
 
         with rep.stage("export", len(samples)) as tick:
-            metrics["export"] = write_export(ws, include_proposals=cfg.include_proposals, progress=tick)
+            metrics["export"] = write_export(ws, include_proposals=cfg.include_proposals,
+                                             apply_corrections=cfg.apply_corrections, progress=tick)
     return metrics
 
 
 def _train(ws: Workspace, cfg: RunConfig, rep: Reporter) -> tuple[dict, dict]:
     """Cross-fitting (every train sample's probabilities come from the fold model that did not see it) and
     one embedding model trained on all of train that embeds everything, one model per core."""
-    from greyzone.model.crossfit import crossfit
+    from greyzone.model.crossfit import crossfit, crossfit_work
     from greyzone.model.train import softmax
+    from greyzone.system import resolve_device
 
     labels = ws.samples().label.to_numpy()
     n, n_classes = len(labels), len(ws.classes)
     train_sids, test_sids = ws.split_sids("train"), ws.split_sids("test")
-    total = cfg.train.epochs * len(train_sids) * cfg.folds  # K models on (K-1)/K of train, one on all
+    models = dict(scorer=cfg.scorer, embedder=cfg.embedder)
+    total = crossfit_work(len(train_sids), folds=cfg.folds, cfg=cfg.train, **models)
+    device = resolve_device(cfg.device)
     t0 = time.perf_counter()
-    with rep.stage("train", total) as tick:
+    label = f"train ({cfg.folds} × {cfg.scorer} + {cfg.embedder}, {device})"
+    with rep.stage("train", total, label=label) as tick:
         cf = crossfit(ws.arrays.path("images"), train_sids, labels[train_sids], test_sids,
-                      n_classes=n_classes, folds=cfg.folds, cfg=cfg.train, seed=cfg.seed,
-                      workers=cfg.workers, progress=tick)
+                      n_classes=n_classes, folds=cfg.folds, cfg=cfg.train, seed=cfg.seed, device=device,
+                      workers=cfg.workers, progress=tick, **models)
     seconds = time.perf_counter() - t0
     probs = np.zeros((n, n_classes), np.float32)
     logits = np.zeros_like(probs)
@@ -142,6 +150,7 @@ def _train(ws: Workspace, cfg: RunConfig, rep: Reporter) -> tuple[dict, dict]:
         "test_accuracy_fold_mean": float((cf.test_probs.argmax(1) == labels[test_sids]).mean())
         if has_test else None,
         "train_samples_per_s": round(total / seconds),
+        "device": device,
     }
     emb_metrics = {"full_model_test_accuracy": float(
         (cf.full_logits[test_sids].argmax(1) == labels[test_sids]).mean()) if has_test else None}
@@ -202,12 +211,36 @@ def _idk_counts(ws: Workspace, table: pd.DataFrame) -> dict[str, dict[str, int]]
 
 
 def _record_proposals(ws: Workspace, table: pd.DataFrame, run_id: int, policy: str) -> None:
-    """Append auto decisions only where the proposal changed (``idk`` new, ``keep`` dropped)."""
+    """Append auto decisions only where the proposal changed: ``idk`` or ``relabel`` (label =
+    ``suggested_label``) where it is new or its action or label differs from the one in force, ``keep``
+    where a proposal was dropped.
+
+    ``table.proposed_action`` is ``"idk"``, ``"relabel"`` or ``""`` (none); a table without that column
+    proposes IDK where ``idk_proposed`` is set (the fallback until every score table has it).
+    """
+    sids = table.sid.to_numpy(dtype=np.int64)
+    if "proposed_action" in table:
+        action = table.proposed_action.fillna("").astype(str).to_numpy()
+    else:
+        action = np.where(table.idk_proposed.to_numpy(dtype=bool), "idk", "")
+    unknown = sorted(set(action) - {"idk", "relabel", ""})
+    if unknown:
+        raise ValueError(f"proposed_action must be 'idk', 'relabel' or '', got {unknown}")
+    relabel = action == "relabel"
+    suggested = np.full(len(sids), -1, np.int64)
+    if relabel.any():
+        suggested[relabel] = table.suggested_label.to_numpy()[relabel].astype(np.int64)
     eff = ws.decisions.in_force(source="auto")
-    now_idk = set(eff.sid[eff.action == "idk"].tolist())
-    proposed = set(table.sid[table.idk_proposed].tolist())
-    if new := sorted(proposed - now_idk):
-        ws.decisions.append(new, "idk", source="auto", author="greyzone", reason=policy, run_id=run_id)
-    if dropped := sorted(now_idk - proposed):
-        ws.decisions.append(dropped, "keep", source="auto", author="greyzone",
-                            reason=f"no longer proposed ({policy})", run_id=run_id)
+    now = {int(s): (a, int(lb) if a == "relabel" else -1)
+           for s, a, lb in zip(eff.sid, eff.action, eff.label, strict=True) if a != "keep"}
+    want = {int(s): (str(a), int(lb)) for s, a, lb in zip(sids, action, suggested, strict=True) if a}
+    changed = {s: p for s, p in want.items() if now.get(s) != p}
+    author = {"source": "auto", "author": "greyzone", "run_id": run_id}
+    if new_idk := sorted(s for s, (a, _) in changed.items() if a == "idk"):
+        ws.decisions.append(new_idk, "idk", reason=policy, **author)
+    for label in sorted({lb for a, lb in changed.values() if a == "relabel"}):
+        new = sorted(s for s, p in changed.items() if p == ("relabel", label))
+        ws.decisions.append(new, "relabel", label=label, **author,
+                            reason=f"{policy}; confident correction → {ws.label_name(label)}")
+    if dropped := sorted(set(now) - set(want)):
+        ws.decisions.append(dropped, "keep", reason=f"no longer proposed ({policy})", **author)

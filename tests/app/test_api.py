@@ -17,6 +17,7 @@ from .conftest import TOKEN
 
 NONE, PROPOSED, KEPT, IDK, RELABELLED = (Status.UNDECIDED, Status.PROPOSED, Status.KEPT, Status.IDK,
                                         Status.RELABELLED)
+PROPOSED_RELABEL = Status.PROPOSED_RELABEL
 
 
 def png(content: bytes) -> np.ndarray:
@@ -74,6 +75,7 @@ def test_meta(client, ws):
     assert m["n"] == len(ws.samples()) and m["author"] == "tester"
     assert m["splits"] == {"train": 300, "test": 300}
     assert m["image_shape"] == [28, 28]
+    assert m["status_names"][PROPOSED_RELABEL] == "proposed relabel"
 
 
 def test_columns_are_binary_typed_arrays(client, ws):
@@ -111,6 +113,42 @@ def test_sample_detail(client, ws, auth):
     assert sims == sorted(sims, reverse=True)
     assert d["status"] == "IDK" and d["curated"] == ws.idk_label and d["curated_name"] == "IDK"
     assert d["history"][0]["action"] == "idk" and d["history"][0]["source"] == "human"
+
+
+def not_proposed(ws, k: int) -> list[int]:
+    """``k`` train samples without an auto proposal."""
+    s = ws.scores()
+    return s.sid[(s.split == "train") & ~s.idk_proposed].head(k).astype(int).tolist()
+
+
+def test_sample_detail_shows_the_auto_proposal(client, ws, auth):
+    fix, plain = not_proposed(ws, 2)
+    label = int(ws.samples().label[fix])
+    new = (label + 1) % 10
+    ws.decisions.append([fix], "relabel", label=new, source="auto", author="greyzone")
+    d = client.get(f"/api/samples/{fix}").json()
+    assert d["proposal"] == {"action": "relabel", "label": new, "label_name": str(new)}
+    assert d["status"] == "proposed relabel" and d["curated"] == ws.idk_label  # default: IDK
+    idk = int(ws.scores().sid[ws.scores().idk_proposed].iloc[0])
+    assert client.get(f"/api/samples/{idk}").json()["proposal"] == {"action": "idk", "label": None,
+                                                                     "label_name": "IDK"}
+    assert client.get(f"/api/samples/{plain}").json()["proposal"] is None
+    client.post("/api/decisions", json={"sids": [fix], "action": "keep"}, headers=auth)
+    d = client.get(f"/api/samples/{fix}").json()
+    assert d["status"] == "kept" and d["proposal"]["action"] == "relabel"  # still shown after a human decided
+
+
+def test_state_blob_carries_the_suggested_class(client, ws):
+    fix = not_proposed(ws, 1)[0]
+    ws.decisions.append([fix], "relabel", label=3, source="auto", author="greyzone")
+    _, cols = decode(client.get("/api/state").content)
+    proposed = ws.scores().idk_proposed.to_numpy()
+    assert cols["suggested"].dtype == np.int16 and cols["suggested"][fix] == 3
+    assert (cols["suggested"][proposed] == ws.idk_label).all()
+    others = np.ones(len(proposed), bool)
+    others[proposed], others[fix] = False, False
+    assert (cols["suggested"][others] == -1).all()
+    assert cols["status"][fix] == PROPOSED_RELABEL and cols["curated"][fix] == ws.idk_label
 
 
 def test_neighbours_are_the_exact_cosine_nearest_of_the_same_split(client, ws):
@@ -388,6 +426,20 @@ def test_export_writes_the_curated_tree(client, ws, auth):
     only_human = client.post("/api/export", json={"include_proposals": False}, headers=auth).json()
     assert only_human["counts"]["train"]["IDK"] == 1 and only_human["counts"]["test"]["IDK"] == 0
     assert client.post("/api/export", json={"include_proposals": "maybe"}, headers=auth).status_code == 422
+
+
+def test_export_applies_auto_corrections_only_when_asked(client, ws, auth):
+    fix = not_proposed(ws, 1)[0]
+    label, index = int(ws.samples().label[fix]), int(ws.samples()["index"][fix])
+    new = (label + 1) % 10
+    ws.decisions.append([fix], "relabel", label=new, source="auto", author="greyzone")
+    root = ws.path / "export"
+    body = client.post("/api/export", json={}, headers=auth).json()
+    assert body["apply_corrections"] is False and (root / "train" / "IDK" / f"{index:05d}.png").is_file()
+    body = client.post("/api/export", json={"apply_corrections": True}, headers=auth).json()
+    assert body["apply_corrections"] is True and (root / "train" / str(new) / f"{index:05d}.png").is_file()
+    manifest = (root / "manifest.csv").read_text().splitlines()
+    assert manifest[0].endswith(",suggested_label") and manifest[1 + fix].endswith(f",{new}")
 
 
 def test_export_refuses_to_run_twice_at_once(client, app, auth):

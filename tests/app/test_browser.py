@@ -220,3 +220,44 @@ def test_bulk_idk_on_a_selection(browser, live_server, ws):
     p.page.wait_for_function(f"window.gz.S.status[{listed[-1]}] < 2")
     assert (human(ws).action == "undo").sum() == len(listed)
     assert p.errors == []
+
+
+def test_enter_accepts_the_suggested_action(browser, live_server, ws):
+    s = ws.scores()
+    fix = int(s.sid[(s.split == "train") & ~s.idk_proposed].iloc[0])
+    label = int(s.label[fix])
+    new = (label + 1) % 10
+    ws.decisions.append([fix], "relabel", label=new, source="auto", author="greyzone",
+                        reason="confident correction")
+    idk = int(s.sid[s.idk_proposed].iloc[0])
+    p = Page(browser, live_server.url)
+    p.load()
+    assert fix in p.js("Array.from(window.gz.A.list)")  # a relabel proposal is in the review queue
+    assert p.js(f"window.gz.S.status[{fix}]") == 5 and p.js(f"window.gz.S.suggested[{fix}]") == new
+    cell = p.page.locator(f'#grid .cell[data-sid="{fix}"]')
+    assert "s-5" in cell.get_attribute("class")
+    cell.click()
+    p.page.wait_for_function(
+        f"document.querySelector('#detail .suggest')?.innerText.includes('relabel → {new}')")
+    p.shot("07-suggested-relabel.png")
+    p.page.keyboard.press("Enter")
+    p.settle()
+    rows = wait_rows(ws, 1)
+    assert [(r.sid, r.action, int(r.label), r.author) for r in rows.itertuples()] == [
+        (fix, "relabel", new, "tester")]
+    p.page.wait_for_function(f"window.gz.S.status[{fix}] === 4 && window.gz.S.curated[{fix}] === {new}")
+
+    p.page.locator(f'#grid .cell[data-sid="{idk}"]').click()
+    p.page.wait_for_function("document.querySelector('#detail .suggest')?.innerText.includes('IDK')")
+    p.page.keyboard.press("Enter")
+    p.settle()
+    rows = wait_rows(ws, 2)
+    assert (rows.sid.iloc[-1], rows.action.iloc[-1]) == (idk, "idk")
+
+    p.page.select_option("#source", "all")  # a sample without a proposal: Enter records nothing
+    other = p.js("Array.from(window.gz.A.list).slice(0, 200).find((i) => window.gz.S.suggested[i] < 0)")
+    p.page.locator(f'#grid .cell[data-sid="{other}"]').click()
+    p.page.keyboard.press("Enter")
+    p.page.wait_for_function("document.getElementById('toast').innerText.includes('No suggested action')")
+    assert len(human(ws)) == 2
+    assert p.errors == []

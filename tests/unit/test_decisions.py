@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from greyzone.errors import GreyzoneError, ParameterError, UnknownSampleError
 from greyzone.sources.dataset import Dataset, Split
-from greyzone.store.decisions import Status
+from greyzone.store.decisions import STATUS_NAMES, Status
 from greyzone.store.workspace import Workspace
 
 N, C = 6, 3
@@ -31,7 +31,8 @@ def ws(tmp_path):
     w.close()
 
 
-def reference(log: list[dict], original: np.ndarray, include_proposals: bool) -> tuple[list, list, list]:
+def reference(log: list[dict], original: np.ndarray, include_proposals: bool,
+              apply_corrections: bool = False) -> tuple[list, list, list, list]:
     """Read the log the slow, obvious way: replay it row by row."""
     stacks: dict[tuple[int, str], list[dict]] = {}
     for row in log:
@@ -40,21 +41,28 @@ def reference(log: list[dict], original: np.ndarray, include_proposals: bool) ->
             stacks[key] = [r for r in stacks.get(key, []) if r["id"] != row["undoes"]]
         else:
             stacks.setdefault(key, []).append(row)
-    curated, status, by = list(original), [0] * len(original), ["original"] * len(original)
+    n = len(original)
+    curated, status, by, suggested = list(original), [0] * n, ["original"] * n, [-1] * n
+    for sid in range(n):
+        if rows := stacks.get((sid, "auto")):
+            suggested[sid] = {"idk": C, "relabel": rows[-1]["label"], "keep": -1}[rows[-1]["action"]]
     for source in ("auto", "human") if include_proposals else ("human",):
-        for sid in range(len(original)):
+        for sid in range(n):
             rows = stacks.get((sid, source))
             if not rows:
                 continue
             top = rows[-1]
-            curated[sid] = {"idk": C, "relabel": top["label"], "keep": original[sid]}[top["action"]]
             by[sid] = source
             if source == "auto":
-                status[sid] = Status.UNDECIDED if top["action"] == "keep" else Status.PROPOSED
+                correction = top["label"] if apply_corrections else C  # by default every proposal is IDK
+                curated[sid] = {"idk": C, "relabel": correction, "keep": original[sid]}[top["action"]]
+                auto = {"idk": Status.PROPOSED, "relabel": Status.PROPOSED_RELABEL, "keep": Status.UNDECIDED}
+                status[sid] = auto[top["action"]]
             else:
+                curated[sid] = {"idk": C, "relabel": top["label"], "keep": original[sid]}[top["action"]]
                 human = {"idk": Status.IDK, "relabel": Status.RELABELLED, "keep": Status.KEPT}
                 status[sid] = human[top["action"]]
-    return curated, status, by
+    return curated, status, by, suggested
 
 
 operation = st.tuples(
@@ -66,9 +74,11 @@ operation = st.tuples(
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(ops=st.lists(operation, max_size=25), include_proposals=st.booleans())
-def test_view_and_precedence_agree_with_a_replay_of_the_log(tmp_path_factory, ops, include_proposals):
+@given(ops=st.lists(operation, max_size=25), include_proposals=st.booleans(), apply_corrections=st.booleans())
+def test_view_and_precedence_agree_with_a_replay_of_the_log(tmp_path_factory, ops, include_proposals,
+                                                             apply_corrections):
     ws = Workspace.create(tmp_path_factory.mktemp("log") / "ws", small_dataset())
+    flags = {"include_proposals": include_proposals, "apply_corrections": apply_corrections}
     try:
         for action, source, sids, label in ops:
             if action == "undo":
@@ -77,19 +87,46 @@ def test_view_and_precedence_agree_with_a_replay_of_the_log(tmp_path_factory, op
                 ws.decisions.append(sids, action, label=label if action == "relabel" else None,
                                     source=source, author="t")
         original = ws.samples().label.to_numpy()
-        want_cur, want_status, want_by = reference(ws.decisions.rows()[::-1], original, include_proposals)
-        got = ws.decisions.state(include_proposals=include_proposals)
+        want_cur, want_status, want_by, want_sug = reference(ws.decisions.rows()[::-1], original, **flags)
+        got = ws.decisions.state(**flags)
         assert got.curated.tolist() == want_cur
         assert got.decided_by.tolist() == want_by
+        assert got.suggested.tolist() == want_sug
         if include_proposals:
             assert got.status.tolist() == want_status
         subset = [4, 1]
-        part = ws.decisions.state(subset, include_proposals=include_proposals)
+        part = ws.decisions.state(subset, **flags)
         assert part.curated.tolist() == [want_cur[s] for s in subset]
-        cur = ws.decisions.curated(include_proposals=include_proposals)
+        assert part.suggested.tolist() == [want_sug[s] for s in subset]
+        cur = ws.decisions.curated(**flags)
         assert cur.curated_label.tolist() == want_cur and cur.decided_by.tolist() == want_by
+        assert cur.suggested_label.tolist() == want_sug
     finally:
         ws.close()
+
+
+def test_auto_relabel_is_idk_unless_corrections_are_applied(ws):
+    ws.decisions.append([0], "relabel", label=2, source="auto", author="greyzone")
+    ws.decisions.append([1], "idk", source="auto", author="greyzone")
+    ws.decisions.append([2], "relabel", label=0, source="auto", author="greyzone")
+    ws.decisions.append([2], "keep")  # a human keep beats the proposal either way
+    default = ws.decisions.state([0, 1, 2])
+    assert default.curated.tolist() == [C, C, 2]
+    assert default.status.tolist() == [Status.PROPOSED_RELABEL, Status.PROPOSED, Status.KEPT]
+    assert default.suggested.tolist() == [2, C, 0]
+    applied = ws.decisions.state([0, 1, 2], apply_corrections=True)
+    assert applied.curated.tolist() == [2, C, 2] and applied.status.tolist() == default.status.tolist()
+    without = ws.decisions.state([0, 1, 2], include_proposals=False, apply_corrections=True)
+    assert without.curated.tolist() == [0, 1, 2] and without.suggested.tolist() == [2, C, 0]
+    ws.decisions.append([0], "keep", source="auto", author="greyzone")  # the proposal is withdrawn
+    assert ws.decisions.state([0]).suggested.tolist() == [-1]
+    assert ws.decisions.state([0], apply_corrections=True).curated.tolist() == [0]
+
+
+def test_status_values_stay_fixed():
+    """They are sent to the browser as uint8; ``STATUS_NAMES`` is indexed by them."""
+    assert [int(s) for s in Status] == [0, 1, 2, 3, 4, 5]
+    assert STATUS_NAMES[Status.PROPOSED_RELABEL] == "proposed relabel" and len(STATUS_NAMES) == len(Status)
 
 
 def test_bad_decisions_name_the_problem_and_write_nothing(ws):

@@ -49,9 +49,11 @@ def test_layout_manifest_and_round_trip(ws):
     assert (root / "test" / "IDK" / "00001.png").is_file()  # sid 7 = test index 1
     assert out["counts"]["train"]["IDK"] == 1 and out["counts"]["test"]["IDK"] == 1
     m = pd.read_csv(root / "manifest.csv")
-    assert list(m.columns) == ["split", "index", "original_label", "curated_label", "decided_by", "idk_score"]
+    assert list(m.columns) == ["split", "index", "original_label", "curated_label", "decided_by", "idk_score",
+                               "suggested_label"]
     assert len(m) == 9
     assert m.loc[1, "curated_label"] == "c" and m.loc[1, "decided_by"] == "human"
+    assert m.loc[0, "suggested_label"] == "IDK" and m.suggested_label.drop(index=0).isna().all()
     card = (root / "README.md").read_text()
     assert "LeCun" in card and "| train |" in card
     ds = load_imagefolder(root)
@@ -65,8 +67,35 @@ def test_no_proposals(ws):
     assert not (ws.path / "export" / "train" / "IDK").exists()
 
 
+def test_auto_corrections_go_to_idk_unless_applied(ws, tmp_path):
+    ws.decisions.append([3], "relabel", label=2, source="auto", author="greyzone")  # train #3: a → c
+    ws.decisions.append([4], "idk", source="auto", author="greyzone")
+    ws.decisions.append([5], "relabel", label=0, source="auto", author="greyzone")
+    ws.decisions.append([5], "relabel", label=1)  # the human decision wins either way
+    write_export(ws, dest=tmp_path / "default")
+    write_export(ws, dest=tmp_path / "applied", apply_corrections=True)
+    m = pd.read_csv(tmp_path / "default" / "manifest.csv", keep_default_na=False)
+    assert m.loc[[3, 4, 5], "curated_label"].tolist() == ["IDK", "IDK", "b"]
+    assert m.loc[[3, 4, 5], "suggested_label"].tolist() == ["c", "IDK", "a"]
+    assert (m.drop(index=[3, 4, 5]).suggested_label == "").all()
+    a = pd.read_csv(tmp_path / "applied" / "manifest.csv", keep_default_na=False)
+    assert a.loc[[3, 4, 5], "curated_label"].tolist() == ["c", "IDK", "b"]
+    assert a.suggested_label.tolist() == m.suggested_label.tolist()
+    assert (tmp_path / "applied" / "train" / "c" / "00003.png").is_file()
+    assert not (tmp_path / "default" / "train" / "c" / "00003.png").exists()
+    card = (tmp_path / "default" / "README.md").read_text()
+    assert "1 ambiguous images proposed IDK and 2 confident corrections" in card
+    assert "confident corrections went to IDK" in card
+    applied = (tmp_path / "applied" / "README.md").read_text()
+    assert "gave its suggested label (--apply-corrections)" in applied
+    write_export(ws, dest=tmp_path / "none", include_proposals=False, apply_corrections=True)
+    n = pd.read_csv(tmp_path / "none" / "manifest.csv", keep_default_na=False)
+    assert n.loc[[3, 4], "curated_label"].tolist() == ["a", "b"] and n.loc[3, "suggested_label"] == "c"
+
+
 def test_same_store_same_bytes(ws, tmp_path):
     ws.decisions.append([2], "idk")
+    ws.decisions.append([3], "relabel", label=1, source="auto", author="greyzone")
     write_export(ws, dest=tmp_path / "a")
     write_export(ws, dest=tmp_path / "b")
     assert digest(tmp_path / "a") == digest(tmp_path / "b")

@@ -13,7 +13,7 @@ from rich.console import Console
 
 from greyzone._version import __version__
 from greyzone.cli.options import option
-from greyzone.config import EvalConfig, RunConfig, TrainConfig
+from greyzone.config import BENCH_SCORERS, EvalConfig, RunConfig, TrainConfig
 from greyzone.errors import GreyzoneError
 
 app = typer.Typer(
@@ -66,9 +66,12 @@ def run(
     dataset: Annotated[str, option(RunConfig, "dataset")] = RUN.dataset,
     data_dir: Annotated[Path | None, option(RunConfig, "data_dir")] = None,
     folds: Annotated[int, option(RunConfig, "folds")] = RUN.folds,
-    epochs: Annotated[int, option(TrainConfig, "epochs")] = RUN.train.epochs,
-    batch_size: Annotated[int, option(TrainConfig, "batch_size")] = RUN.train.batch_size,
-    lr: Annotated[float, option(TrainConfig, "lr")] = RUN.train.lr,
+    scorer: Annotated[str, option(RunConfig, "scorer")] = RUN.scorer,
+    embedder: Annotated[str, option(RunConfig, "embedder")] = RUN.embedder,
+    device: Annotated[str, option(RunConfig, "device")] = RUN.device,
+    epochs: Annotated[int | None, option(TrainConfig, "epochs")] = RUN.train.epochs,
+    batch_size: Annotated[int | None, option(TrainConfig, "batch_size")] = RUN.train.batch_size,
+    lr: Annotated[float | None, option(TrainConfig, "lr")] = RUN.train.lr,
     seed: Annotated[int, option(RunConfig, "seed")] = RUN.seed,
     limit: Annotated[int | None, option(RunConfig, "limit")] = RUN.limit,
     workers: Annotated[int | None, option(RunConfig, "workers")] = RUN.workers,
@@ -78,6 +81,9 @@ def run(
     proposals: Annotated[
         bool, option(RunConfig, "include_proposals", "--proposals/--no-proposals")
     ] = RUN.include_proposals,
+    apply_corrections: Annotated[
+        bool, option(RunConfig, "apply_corrections", "--apply-corrections/--no-apply-corrections")
+    ] = RUN.apply_corrections,
     export: Annotated[bool, option(RunConfig, "export", "--export/--no-export")] = RUN.export,
     report: Annotated[bool, typer.Option("--report/--no-report", help="Write report.html.")] = True,
 ) -> None:
@@ -87,10 +93,10 @@ def run(
 
     cfg = RunConfig.from_dict({
         "workspace": str(workspace), "dataset": dataset, "data_dir": str(data_dir) if data_dir else None,
-        "limit": limit, "folds": folds, "seed": seed, "workers": workers,
-        "train": {"epochs": epochs, "batch_size": batch_size, "lr": lr},
+        "limit": limit, "folds": folds, "scorer": scorer, "embedder": embedder, "device": device,
+        "seed": seed, "workers": workers, "train": {"epochs": epochs, "batch_size": batch_size, "lr": lr},
         "umap": umap, "umap_neighbors": umap_neighbors, "idk_cap": idk_cap, "export": export,
-        "include_proposals": proposals,
+        "include_proposals": proposals, "apply_corrections": apply_corrections,
     })
     ws = run_pipeline(cfg)
     if report:
@@ -133,12 +139,16 @@ def export_(
             "--proposals/--no-proposals", help="Include auto IDK proposals (human decisions always win)."
         ),
     ] = True,
+    apply_corrections: Annotated[
+        bool, option(RunConfig, "apply_corrections", "--apply-corrections/--no-apply-corrections")
+    ] = RUN.apply_corrections,
 ) -> None:
     """Re-export the curated dataset from the store (after review decisions)."""
     from greyzone.export.tree import write_export
     from greyzone.store.workspace import Workspace
 
-    result = write_export(Workspace.open(workspace), include_proposals=proposals)
+    result = write_export(Workspace.open(workspace), include_proposals=proposals,
+                          apply_corrections=apply_corrections)
     console.print(f"exported to [bold]{result['path']}[/]")
     console.print_json(json.dumps(result["counts"]))
 
@@ -172,9 +182,9 @@ def evaluate(
     workspace: Workspace_ = Path(RUN.workspace),
     seeds: Annotated[int, option(EvalConfig, "seeds")] = EVAL.seeds,
     seed: Annotated[int, option(EvalConfig, "seed")] = EVAL.seed,
-    epochs: Annotated[int, option(TrainConfig, "epochs")] = EVAL.train.epochs,
-    batch_size: Annotated[int, option(TrainConfig, "batch_size")] = EVAL.train.batch_size,
-    lr: Annotated[float, option(TrainConfig, "lr")] = EVAL.train.lr,
+    epochs: Annotated[int | None, option(TrainConfig, "epochs")] = EVAL.train.epochs,
+    batch_size: Annotated[int | None, option(TrainConfig, "batch_size")] = EVAL.train.batch_size,
+    lr: Annotated[float | None, option(TrainConfig, "lr")] = EVAL.train.lr,
     workers: Annotated[int, option(EvalConfig, "workers")] = EVAL.workers,
     idk_weighting: Annotated[str, option(EvalConfig, "idk_weighting")] = EVAL.idk_weighting,
     idk_weight_cap: Annotated[float, option(EvalConfig, "idk_weight_cap")] = EVAL.idk_weight_cap,
@@ -210,16 +220,19 @@ def bench_curation(
                     ] = RUN.seed,
     limit: Annotated[int | None, option(RunConfig, "limit")] = RUN.limit,
     folds: Annotated[int, option(RunConfig, "folds")] = RUN.folds,
-    epochs: Annotated[int, option(TrainConfig, "epochs")] = RUN.train.epochs,
+    epochs: Annotated[int | None, option(TrainConfig, "epochs")] = RUN.train.epochs,
+    scorer: Annotated[list[str] | None, typer.Option(
+        "--scorer", help=f"Scorer to compare (repeatable; default: {' and '.join(BENCH_SCORERS)}).")] = None,
     workers: Annotated[int | None, option(RunConfig, "workers")] = RUN.workers,
     data_dir: Annotated[Path | None, option(RunConfig, "data_dir")] = None,
 ) -> None:
-    """Plant label flips, blends and Fashion-MNIST in MNIST; run the pipeline; score the finders."""
+    """Plant label flips, blends and Fashion-MNIST in MNIST; run the pipeline once per scorer; score the
+    finders side by side."""
     from greyzone.benchmark.curation import bench_curation as bench
     from greyzone.cli.tables import print_curation
 
-    result = bench(seed=seed, limit=limit, folds=folds, epochs=epochs, workspace_root=workspace,
-                   workers=workers, data_dir=str(data_dir) if data_dir else None)
+    result = bench(seed=seed, limit=limit, folds=folds, epochs=epochs, scorers=scorer or BENCH_SCORERS,
+                   workspace_root=workspace, workers=workers, data_dir=str(data_dir) if data_dir else None)
     print_curation(result, console)
 
 

@@ -18,7 +18,8 @@ CITATION = """@article{lecun1998gradient,
 }"""
 
 
-def dataset_card(ws: Workspace, counts: pd.DataFrame, *, include_proposals: bool) -> str:
+def dataset_card(ws: Workspace, counts: pd.DataFrame, *, include_proposals: bool,
+                 apply_corrections: bool = False) -> str:
     run = ws.runs.last() or {"config": {}, "versions": {}}
     cfg = run["config"]
     t = counts.copy()
@@ -28,13 +29,22 @@ def dataset_card(ws: Workspace, counts: pd.DataFrame, *, include_proposals: bool
     rows = [f"| {split} | " + " | ".join(str(int(v)) for v in row) + " |" for split, row in t.iterrows()]
     eff = ws.decisions.in_force()
     human = eff[eff.source == "human"].action.value_counts().to_dict()
-    auto_idk = int(((eff.source == "auto") & (eff.action == "idk")).sum())
+    auto = eff[eff.source == "auto"]
+    auto_idk, auto_fix = int((auto.action == "idk").sum()), int((auto.action == "relabel").sum())
+    if not include_proposals:
+        treated = "were NOT included (--no-proposals)"
+    elif apply_corrections:
+        treated = "were included; each confident correction gave its suggested label (--apply-corrections)"
+    else:
+        treated = "were included; confident corrections went to IDK like the other proposals"
     train = cfg.get("train", {})
     return f"""# {ws.dataset} — curated by greyzone
 
 Images of the original dataset, sorted into `{{train,test}}/{{class}}/{{index:05d}}.png` where `index` is the
 0-based position in the original files. Doubtful images (ambiguous or wrongly labelled) are in the extra
-class **IDK**. `manifest.csv` lists every image with its original and curated label and who decided.
+class **IDK** (or, where stated below, in the class a confident correction suggested). `manifest.csv` lists
+every image with its original and curated label, who decided, and the class an automatic proposal suggested
+(`suggested_label`: a class, IDK, or empty where there was none).
 
 ## Counts
 
@@ -49,8 +59,8 @@ class **IDK**. `manifest.csv` lists every image with its original and curated la
    were scored by the mean of the fold models.
 2. greyzone computed hardness, mistakenness, uniqueness, representativeness, confident-learning label issues
    and training dynamics, and combined them into an `idk_score`.
-3. Auto proposals ({auto_idk} images, policy in the greyzone README) were
-   {"included" if include_proposals else "NOT included (--no-proposals)"}; human decisions override them
+3. Auto proposals ({auto_idk} ambiguous images proposed IDK and {auto_fix} confident corrections to another
+   class, policy in the greyzone README) {treated}. Human decisions override them
    (human decisions in force: {", ".join(f"{k}={v}" for k, v in sorted(human.items())) or "none"}).
 4. Pixels are the original 8-bit values, stored losslessly as PNG.
 

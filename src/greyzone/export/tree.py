@@ -3,7 +3,8 @@
 Layout (FiftyOne's ImageClassificationDirectoryTree, also Hugging Face ``imagefolder``)::
 
     <workspace>/export/{train,test}/{<class>..., IDK}/{index:05d}.png   lossless PNG of the original pixels
-    <workspace>/export/manifest.csv   split,index,original_label,curated_label,decided_by,idk_score
+    <workspace>/export/manifest.csv   split,index,original_label,curated_label,decided_by,idk_score,
+                                      suggested_label (the auto proposal's class, IDK, or empty)
     <workspace>/export/README.md      dataset card
 
 The export is written to a temp directory beside it, re-imported with :func:`load_imagefolder` and checked
@@ -48,11 +49,17 @@ def write_export(
     *,
     dest: Path | None = None,
     include_proposals: bool = True,
+    apply_corrections: bool = False,
     progress: Callable[[int], None] | None = None,
 ) -> dict:
-    """Write the curated dataset to ``dest`` (default ``<workspace>/export``); return counts."""
+    """Write the curated dataset to ``dest`` (default ``<workspace>/export``); return counts.
+
+    ``include_proposals``: auto proposals count where no human decided; ``apply_corrections``: an auto
+    ``relabel`` proposal gives its label instead of IDK (see :func:`greyzone.store.decisions.resolve`).
+    """
     dest = Path(dest) if dest is not None else ws.layout.export
-    curated = ws.decisions.curated(include_proposals=include_proposals)
+    flags = {"include_proposals": include_proposals, "apply_corrections": apply_corrections}
+    curated = ws.decisions.curated(**flags)
     try:
         idk_score = ws.scores().set_index("sid")["idk_score"].reindex(curated.sid).to_numpy()
     except WorkspaceError:  # exporting before scoring is allowed; the column is then empty
@@ -83,11 +90,12 @@ def write_export(
                 "curated_label": [ws.label_name(i) for i in curated.curated_label],
                 "decided_by": curated.decided_by,
                 "idk_score": np.round(idk_score, 6),
+                "suggested_label": [ws.label_name(i) if i >= 0 else "" for i in curated.suggested_label],
             }
         )
         manifest.to_csv(tmp / "manifest.csv", index=False)
         counts = count_table(manifest)
-        (tmp / "README.md").write_text(dataset_card(ws, counts, include_proposals=include_proposals))
+        (tmp / "README.md").write_text(dataset_card(ws, counts, **flags))
         _validate(tmp, curated, images, names)
         tmp.chmod(0o755)  # mkdtemp creates 0700
         _swap(tmp, dest)

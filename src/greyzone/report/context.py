@@ -43,8 +43,10 @@ class ReportContext:
         notes: list[str] = []
         scores = ws.scores().copy()
         run = ws.runs.last() or {}
-        include_proposals = bool(run.get("config", {}).get("include_proposals", True))
-        cur = ws.decisions.curated(include_proposals=include_proposals).set_index("sid").reindex(scores.sid)
+        cfg = run.get("config", {})
+        flags = {"include_proposals": bool(cfg.get("include_proposals", True)),
+                 "apply_corrections": bool(cfg.get("apply_corrections", False))}
+        cur = ws.decisions.curated(**flags).set_index("sid").reindex(scores.sid)
         scores["curated_label"] = cur.curated_label.to_numpy()
         scores["decided_by"] = cur.decided_by.to_numpy()
         scores["curated_idk"] = scores.curated_label.to_numpy() == ws.idk_label
@@ -107,6 +109,7 @@ def read_json(path: Path, notes: list[str]) -> dict[str, Any] | None:
 def _policy(ws: Workspace) -> str:
     """The reason recorded with the auto proposals in force, else the current proposal policy."""
     in_force = ws.decisions.in_force(source="auto")
+    in_force = in_force[in_force.action == "idk"]  # relabel reasons name a class, keep reasons a withdrawal
     reasons = [r for r in in_force.get("reason", pd.Series(dtype=object)).dropna().unique() if r]
     if reasons:
         return str(reasons[0])

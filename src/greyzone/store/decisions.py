@@ -6,9 +6,11 @@ The ``decisions`` table is append-only (see :mod:`greyzone.store.db`). Two rules
 1. **In force per (sample, source)**: the newest non-undo row that no undo row reverts. This is the SQL view
    ``effective_decisions``; nothing else re-derives it.
 2. **Precedence across sources** (:func:`resolve`): the human decision in force wins, else the auto proposal
-   in force (unless proposals are excluded), else the original label. ``idk`` → the IDK class, ``relabel`` →
-   its label, ``keep`` → the original label (a human keep also overrides an auto IDK proposal; an auto keep
-   withdraws a proposal).
+   in force (unless proposals are excluded), else the original label. A human ``idk`` → the IDK class,
+   ``relabel`` → its label, ``keep`` → the original label (a human keep also overrides an auto proposal).
+   An auto proposal is three-way: ``idk`` (ambiguous / not a digit) → IDK; ``relabel`` (a confident
+   correction) → IDK too by default, its label only with ``apply_corrections=True``; ``keep`` withdraws a
+   proposal (the original label).
 
 Each write is one ``BEGIN IMMEDIATE`` transaction on the calling thread's connection, committed (WAL,
 ``synchronous=FULL``) before the method returns.
@@ -45,42 +47,57 @@ class Status(IntEnum):
     KEPT = 2  # a human kept the label
     IDK = 3  # a human said IDK
     RELABELLED = 4  # a human relabelled
+    PROPOSED_RELABEL = 5  # an auto relabel proposal (confident correction) in force, no human decision
 
 
-STATUS_NAMES = ["undecided", "proposed IDK", "kept", "IDK", "relabelled"]
+STATUS_NAMES = ["undecided", "proposed IDK", "kept", "IDK", "relabelled", "proposed relabel"]
 
 
 @dataclass(frozen=True)
 class DecisionState:
     """Per requested sample: ``status`` (uint8 :class:`Status`), ``curated`` label (int64, IDK = number of
-    classes) and ``decided_by`` (``"human"``, ``"auto"`` or ``"original"``)."""
+    classes), ``decided_by`` (``"human"``, ``"auto"`` or ``"original"``) and ``suggested`` (int64: the class
+    the auto proposal in force suggests, IDK for an ``idk`` proposal, -1 for none; whatever the flags)."""
 
     status: np.ndarray
     curated: np.ndarray
     decided_by: np.ndarray
+    suggested: np.ndarray
+
+    def take(self, ix: np.ndarray) -> DecisionState:
+        """The state of the samples at positions ``ix``."""
+        return DecisionState(self.status[ix], self.curated[ix], self.decided_by[ix], self.suggested[ix])
 
 
-def resolve(original: np.ndarray, in_force: pd.DataFrame, *, idk: int,
-            include_proposals: bool = True) -> DecisionState:
+def resolve(original: np.ndarray, in_force: pd.DataFrame, *, idk: int, include_proposals: bool = True,
+            apply_corrections: bool = False) -> DecisionState:
     """Apply the precedence rule. ``original``: the labels of the samples asked about; ``in_force``: rows of
-    ``effective_decisions`` with ``pos`` (row into ``original``), ``source``, ``action``, ``label``."""
-    curated = np.asarray(original, dtype=np.int64).copy()
+    ``effective_decisions`` with ``pos`` (row into ``original``), ``source``, ``action``, ``label``.
+    ``apply_corrections``: an auto ``relabel`` gives its label instead of IDK."""
+    original = np.asarray(original, dtype=np.int64)
+    curated = original.copy()
     status = np.zeros(len(curated), np.uint8)
     decided_by = np.full(len(curated), "original", dtype=object)
-    for source in ("auto", "human") if include_proposals else ("human",):
+    suggested = np.full(len(curated), -1, np.int64)
+    for source in ("auto", "human"):
         d = in_force[in_force.source == source]
         pos = d.pos.to_numpy(dtype=np.int64)
         action = d.action.to_numpy()
-        relabel = d.label.to_numpy(dtype=np.float64)
-        curated[pos] = np.where(action == "idk", idk,
-                                np.where(action == "relabel", np.nan_to_num(relabel, nan=-1), original[pos]))
+        label = np.nan_to_num(d.label.to_numpy(dtype=np.float64), nan=-1).astype(np.int64)
+        is_idk, is_relabel = action == "idk", action == "relabel"
         if source == "auto":
-            status[pos] = np.where(action == "keep", Status.UNDECIDED, Status.PROPOSED)
+            suggested[pos] = np.select([is_idk, is_relabel], [idk, label], -1)
+            if not include_proposals:
+                continue
+            correction = label if apply_corrections else idk
+            curated[pos] = np.select([is_idk, is_relabel], [idk, correction], original[pos])
+            status[pos] = np.select([is_idk, is_relabel], [Status.PROPOSED, Status.PROPOSED_RELABEL],
+                                    Status.UNDECIDED)
         else:
-            status[pos] = np.select([action == "idk", action == "relabel"], [Status.IDK, Status.RELABELLED],
-                                    Status.KEPT)
+            curated[pos] = np.select([is_idk, is_relabel], [idk, label], original[pos])
+            status[pos] = np.select([is_idk, is_relabel], [Status.IDK, Status.RELABELLED], Status.KEPT)
         decided_by[pos] = source
-    return DecisionState(status, curated, decided_by)
+    return DecisionState(status, curated, decided_by, suggested)
 
 
 def default_author() -> str:
@@ -194,26 +211,27 @@ class DecisionLog:
         return pd.read_sql_query(f"SELECT * FROM effective_decisions{where} ORDER BY sid", self.db.con,
                                  params=params)
 
-    def state(self, sids: list[int] | None = None, *, include_proposals: bool = True) -> DecisionState:
-        """The effective state of ``sids`` (default: every sample, in sid order)."""
+    def state(self, sids: list[int] | None = None, *, include_proposals: bool = True,
+              apply_corrections: bool = False) -> DecisionState:
+        """The effective state of ``sids`` (default: every sample, in sid order); flags: :func:`resolve`."""
+        flags = {"include_proposals": include_proposals, "apply_corrections": apply_corrections}
         labels = np.asarray(self._labels())
         if sids is not None and len(sids) > IN_LIMIT:
-            full = self.state(include_proposals=include_proposals)
-            ix = np.asarray(sids, dtype=np.int64)
-            return DecisionState(full.status[ix], full.curated[ix], full.decided_by[ix])
+            return self.state(**flags).take(np.asarray(sids, dtype=np.int64))
         rows = self.in_force(sids=sids)
         if sids is None:
             rows["pos"], original = rows.sid, labels
         else:
             rows["pos"] = rows.sid.map({s: i for i, s in enumerate(sids)})
             original = labels[np.asarray(sids, dtype=np.int64)]
-        return resolve(original, rows, idk=self.idk, include_proposals=include_proposals)
+        return resolve(original, rows, idk=self.idk, **flags)
 
-    def curated(self, *, include_proposals: bool = True) -> pd.DataFrame:
-        """Per sample in sid order: ``sid, split, index, original_label, curated_label, decided_by``."""
-        st = self.state(include_proposals=include_proposals)
+    def curated(self, *, include_proposals: bool = True, apply_corrections: bool = False) -> pd.DataFrame:
+        """Per sample in sid order: ``sid, split, index, original_label, curated_label, decided_by,
+        suggested_label`` (the auto proposal's class, IDK for an ``idk`` proposal, -1 for none)."""
+        st = self.state(include_proposals=include_proposals, apply_corrections=apply_corrections)
         out = self._samples().rename(columns={"label": "original_label"})
-        return out.assign(curated_label=st.curated, decided_by=st.decided_by)
+        return out.assign(curated_label=st.curated, decided_by=st.decided_by, suggested_label=st.suggested)
 
 
 def _where(*, sid: int | None = None, source: str | None = None, before: int | None = None,

@@ -108,10 +108,12 @@ def head(state: State) -> dict:
 
 @router.get("/state", response_class=Response, responses={200: {"content": {"application/octet-stream": {}}}})
 def state_blob(state: State) -> Response:
-    """Per sample in sid order: decision ``status`` (uint8, see ``status_names``), ``curated`` (int16)."""
+    """Per sample in sid order: decision ``status`` (uint8, see ``status_names``), ``curated`` (int16) and
+    ``suggested`` (int16: the auto proposal's class, IDK for an IDK proposal, -1 for none)."""
     log = state.ws.decisions
     with log.snapshot():  # one read snapshot for both queries
         last = log.head()
         st = log.state()
-    blob = encode({"status": st.status, "curated": st.curated.astype("int16")}, last_id=last)
+    blob = encode({"status": st.status, "curated": st.curated.astype("int16"),
+                   "suggested": st.suggested.astype("int16")}, last_id=last)
     return Response(blob, media_type="application/octet-stream", headers={"Cache-Control": "no-store"})

@@ -16,6 +16,7 @@ router = APIRouter(prefix="/api", tags=["export"])
 class ExportIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     include_proposals: bool = True
+    apply_corrections: bool = False
 
 
 @router.post("/export", dependencies=[Depends(require_token)])
@@ -28,10 +29,11 @@ def export(state: State, body: ExportIn | None = None) -> dict:
         raise HTTPException(409, "an export is already running; try again when it has finished")
     try:
         start = time.perf_counter()
-        result = write_export(state.ws, include_proposals=body.include_proposals)
+        result = write_export(state.ws, include_proposals=body.include_proposals,
+                              apply_corrections=body.apply_corrections)
     except GreyzoneError as e:
         raise HTTPException(500, f"export failed: {e}") from e
     finally:
         state.export_lock.release()
     return {**result, "include_proposals": body.include_proposals,
-            "seconds": round(time.perf_counter() - start, 2)}
+            "apply_corrections": body.apply_corrections, "seconds": round(time.perf_counter() - start, 2)}

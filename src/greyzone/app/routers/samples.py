@@ -53,7 +53,9 @@ def _clean(value):
 
 @router.get("/samples/{sid}")
 def sample(sid: int, state: State) -> dict:
-    """One sample: labels, top-3 probabilities, every score, nearest neighbours and its decision history."""
+    """One sample: labels, top-3 probabilities, every score, nearest neighbours, the auto proposal in force
+    (``proposal``: ``{"action": "idk" | "relabel", "label", "label_name"}`` or null) and its decision
+    history."""
     state.check_sid(sid)
     row = state.scores.iloc[sid]
     probs = np.asarray(state.probs[sid], dtype=np.float64)
@@ -62,7 +64,11 @@ def sample(sid: int, state: State) -> dict:
     nb_sids, nb_dist = nb.indices[sid], nb.distances[sid]
     nb_sids, nb_sims = nb_sids[nb_sids >= 0], 1.0 - nb_dist[nb_sids >= 0]
     st = state.ws.decisions.state([sid])
-    status, curated = st.status, st.curated
+    status, curated, suggested = st.status, st.curated, int(st.suggested[0])
+    proposal = None if suggested < 0 else {
+        "action": "idk" if suggested == state.ws.idk_label else "relabel",
+        "label": None if suggested == state.ws.idk_label else suggested,
+        "label_name": state.label_name(suggested)}
     skip = {"sid", "split", "index", "label", "pred", "suggested_label", *PROJECTION_COLUMNS}
     return {
         "sid": sid, "split": row["split"], "index": int(row["index"]),
@@ -72,7 +78,7 @@ def sample(sid: int, state: State) -> dict:
         "top": [{"label": int(c), "name": state.label_name(c), "p": float(probs[c])} for c in top],
         "scores": {k: _clean(row[k]) for k in state.scores.columns if k not in skip},
         "status": STATUS_NAMES[int(status[0])], "curated": int(curated[0]),
-        "curated_name": state.label_name(int(curated[0])),
+        "curated_name": state.label_name(int(curated[0])), "proposal": proposal,
         "neighbours": [{"sid": int(s), "similarity": round(float(v), 4), "label": int(state.labels[s]),
                         "label_name": state.label_name(state.labels[s])} for s, v in zip(nb_sids, nb_sims,
                                                                                            strict=True)],

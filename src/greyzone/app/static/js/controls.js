@@ -5,7 +5,7 @@ import { PAGE } from './grid.js';
 import { keyCommand } from './keys.js';
 import { setDragMode } from './map.js';
 import {
-  A, $, bulk, clearSelection, decide, move, renderMapNow, requery, setCursor, setMode, undo,
+  A, $, acceptSuggestion, bulk, clearSelection, decide, move, renderMapNow, requery, setCursor, setMode, undo,
 } from './review.js';
 import { S, extent, scoreDirection, splitCode } from './store.js';
 
@@ -151,6 +151,7 @@ function onKey(e) {
   if (!cmd) return;
   e.preventDefault();
   if (cmd.type === 'decide') decide(cmd.action, cmd.label);
+  else if (cmd.type === 'accept') acceptSuggestion();
   else if (cmd.type === 'undo') undo();
   else if (cmd.type === 'mode') setMode(A.mode === 'grid' ? 'single' : 'grid');
   else if (cmd.type === 'clear') clearSelection();

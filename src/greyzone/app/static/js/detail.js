@@ -53,12 +53,15 @@ export async function showDetail(sid, { onPick } = {}) {
   const history = d.history.length ? d.history.map((r) => logItem(r, false)).join('')
     : '<li class="muted">no decisions</li>';
   const outcome = d.status === 'relabelled' ? ` → ${esc(d.curated_name)}` : '';
+  const p = d.proposal;
+  const suggested = p ? `<div class="suggest" title="the auto proposal in force; Enter accepts it">Suggested:
+      ${p.action === 'relabel' ? `relabel → ${esc(p.label_name)}` : esc(S.meta.idk_name)} <kbd>Enter</kbd></div>` : '';
   const stIndex = S.meta.status_names.indexOf(d.status);
   box.innerHTML = `<div class="d-head"><img src="/api/thumb/${sid}" alt="sample ${sid}">
       <div><h2>${esc(d.split)} #${d.index}</h2><div class="muted">sid ${sid}</div>
       <div class="chips"><span class="chip">label ${esc(d.label_name)}</span>
         <span class="chip">pred ${esc(d.pred_name)}</span>
-        <span class="chip st-${stIndex}">${esc(d.status)}${outcome}</span></div></div></div>
+        <span class="chip st-${stIndex}">${esc(d.status)}${outcome}</span></div>${suggested}</div></div>
     <h3>Top-3 probabilities (out of sample)</h3><div class="probs">${probs}</div>
     <h3>Scores</h3><table class="scores">${scores}</table>
     <h3>Nearest neighbours (same split, embedding, cosine)</h3><div class="nbrs">${nbrs}</div>

@@ -1,6 +1,6 @@
 // The thumbnail grid (a page of up to 200 samples from one sprite-sheet request) and the one-at-a-time view.
 
-import { IDK, KEPT, RELABELLED, S, className } from './store.js';
+import { IDK, KEPT, RELABELLED, S, className, suggestion } from './store.js';
 
 export const PAGE = 200;
 const SPRITE_COLS = 20;
@@ -91,6 +91,9 @@ export function gridColumns() {
   return Math.max(1, cols);
 }
 
+/** "relabel → 7" or "IDK" for a :func:`suggestion`. */
+export const suggestionText = (s) => (s.action === 'relabel' ? `relabel → ${className(s.label)}` : S.meta.idk_name);
+
 export function renderSingle(list, cursor) {
   const box = document.getElementById('single');
   if (!list.length) {
@@ -101,10 +104,12 @@ export function renderSingle(list, cursor) {
   const label = S.cols.label[sid], pred = S.cols.pred[sid], st = S.status[sid];
   const status = S.meta.status_names[st];
   const outcome = st === RELABELLED ? ` → ${className(S.curated[sid])}` : '';
+  const s = suggestion(sid);
+  const suggested = s ? `<div class="suggest">Suggested: ${suggestionText(s)} · <kbd>Enter</kbd> accepts</div>` : '';
   box.innerHTML = `<div class="big" style="background-image:url('/api/thumb/${sid}')"></div>
     <div class="line">label <b>${className(label)}</b> · predicted <b>${className(pred)}</b>
       · <span class="chip st-${st}">${status}${outcome}</span></div>
-    <div class="pos">${cursor + 1} / ${list.length} in this list · sid ${sid}</div>
+    ${suggested}<div class="pos">${cursor + 1} / ${list.length} in this list · sid ${sid}</div>
     <div class="muted"><kbd>i</kbd> IDK · <kbd>k</kbd> keep · <kbd>0</kbd>–<kbd>9</kbd> relabel ·
-      <kbd>u</kbd> undo · <kbd>←</kbd>/<kbd>→</kbd> move</div>`;
+      <kbd>Enter</kbd> accept suggestion · <kbd>u</kbd> undo · <kbd>←</kbd>/<kbd>→</kbd> move</div>`;
 }

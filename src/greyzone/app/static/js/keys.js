@@ -1,5 +1,5 @@
 // The keyboard map (documented in the page footer and the ? dialog). Returns a command, or null.
-//   i IDK · k keep · 0-9 relabel · u undo · ←/→ or j/l previous/next · ↑/↓ row · [ ] PgUp PgDn page
+//   i IDK · k keep · 0-9 relabel · Enter accept the suggested action · u undo · ←/→ or j/l previous/next · ↑/↓ row · [ ] PgUp PgDn page
 //   Home/End first/last · f one-at-a-time · Esc clear the map selection · ? help
 
 const EDITABLE = new Set(['INPUT', 'SELECT', 'TEXTAREA']);
@@ -9,6 +9,7 @@ export function keyCommand(event, nClasses) {
   if (event.target && EDITABLE.has(event.target.tagName)) return null;
   if (document.querySelector('dialog[open]')) return null;
   const key = event.key;
+  if (key === 'Enter') return event.target?.closest?.('button, a') ? null : { type: 'accept' };
   if (/^[0-9]$/.test(key)) return Number(key) < nClasses ? { type: 'decide', action: 'relabel', label: Number(key) } : null;
   switch (key) {
     case 'i': return { type: 'decide', action: 'idk' };

@@ -8,7 +8,7 @@ import {
 } from './grid.js';
 import { clearMapSelection, renderMap, setHighlight } from './map.js';
 import {
-  KEPT, S, applyState, className, isProposed, query, splitCode,
+  S, applyState, className, isProposed, isReviewed, query, splitCode, suggestion,
 } from './store.js';
 
 export const $ = (id) => document.getElementById(id);
@@ -91,7 +91,7 @@ export function requery() {
 export async function renderList() {
   const n = A.list.length;
   let reviewed = 0;
-  for (const sid of A.list) if (S.status[sid] >= KEPT) reviewed++;
+  for (const sid of A.list) if (isReviewed(sid)) reviewed++;
   $('count').innerHTML = `<b>${n.toLocaleString()}</b> listed · ${reviewed.toLocaleString()} reviewed`;
   const pages = Math.max(1, Math.ceil(n / PAGE));
   $('page').textContent = `page ${A.page + 1} / ${pages}`;
@@ -160,7 +160,7 @@ export function updateProgress() {
   for (let i = 0; i < S.n; i++) {
     if ((code >= 0 && S.cols.split[i] !== code) || !isProposed(i)) continue;
     queue++;
-    if (S.status[i] >= KEPT) done++;
+    if (isReviewed(i)) done++;
   }
   $('progress').querySelector('.bar span').style.width = `${queue ? (100 * done) / queue : 0}%`;
   $('progress').querySelector('.txt').innerHTML = `Queue <b>${done}</b> / ${queue} reviewed · ${queue - done} left`;
@@ -180,7 +180,7 @@ export function afterStateChange(sids) {
   if (A.mode === 'single') renderSingle(A.list, A.cursor);
   updateProgress();
   let reviewed = 0;
-  for (const sid of A.list) if (S.status[sid] >= KEPT) reviewed++;
+  for (const sid of A.list) if (isReviewed(sid)) reviewed++;
   $('count').innerHTML = `<b>${A.list.length.toLocaleString()}</b> listed · ${reviewed.toLocaleString()} reviewed`;
   if (mapFollowsDecisions()) mapTimer = later(mapTimer, renderMapNow, 250);
   historyTimer = later(historyTimer, history, 150);
@@ -212,6 +212,14 @@ export function decide(action, label, bulkSids = null) {
     afterStateChange(sids);
     if (bulkSids) toast(`${sids.length.toLocaleString()} samples: ${action}${label === undefined ? '' : ` ${className(label)}`}`);
   });
+}
+
+/** Accept the auto proposal of the sample under the cursor (Enter): the decision its key would make. */
+export function acceptSuggestion() {
+  if (A.focus === null) return;
+  const s = suggestion(A.focus);
+  if (!s) toast('No suggested action for this sample');
+  else decide(s.action, s.label);
 }
 
 export function undo() {

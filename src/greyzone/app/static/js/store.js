@@ -3,15 +3,16 @@
 
 import { getColumns, getJSON } from './api.js';
 
-export const NONE = 0, PROPOSED = 1, KEPT = 2, IDK = 3, RELABELLED = 4;
-export const STATUS_COLOURS = ['#4b5360', '#f0a530', '#3fb950', '#c297ff', '#58a6ff'];
+// Decision statuses (greyzone.store.decisions.Status; the values are fixed, new ones are appended).
+export const NONE = 0, PROPOSED = 1, KEPT = 2, IDK = 3, RELABELLED = 4, PROPOSED_RELABEL = 5;
+export const STATUS_COLOURS = ['#4b5360', '#f0a530', '#3fb950', '#c297ff', '#58a6ff', '#db61a2'];
 export const CLASS_COLOURS = ['#4e79a7', '#f28e2b', '#e15759', '#76b7b2', '#59a14f', '#edc948', '#b07aa1',
   '#ff9da7', '#9c755f', '#bab0ac', '#17becf', '#bcbd22', '#e377c2', '#8c564b', '#7f7f7f'];
 export const IDK_COLOUR = '#ffffff';
 
 export const S = {
   meta: null, header: null, cols: null, n: 0,
-  status: null, curated: null, lastId: 0,
+  status: null, curated: null, suggested: null, lastId: 0,
 };
 
 export async function load() {
@@ -27,16 +28,17 @@ export async function load() {
 function setState({ header, cols }) {
   S.status = cols.status;
   S.curated = cols.curated;
+  S.suggested = cols.suggested;
   S.lastId = header.last_id;
 }
 
 /** Re-read the whole decision state (after another tab decided); returns whether anything changed. */
 export async function refreshState() {
   const state = await getColumns('/api/state');
-  const { status, curated } = state.cols;
+  const { status, curated, suggested } = state.cols;
   let changed = false;
   for (let i = 0; i < S.n && !changed; i++) {
-    if (status[i] !== S.status[i] || curated[i] !== S.curated[i]) changed = true;
+    if (status[i] !== S.status[i] || curated[i] !== S.curated[i] || suggested[i] !== S.suggested[i]) changed = true;
   }
   setState(state);
   return changed;
@@ -50,15 +52,25 @@ export function applyState(st) {
 export const className = (c) => (c === S.meta.idk_label ? S.meta.idk_name : (S.meta.classes[c] ?? '?'));
 export const classColour = (c) => (c === S.meta.idk_label ? IDK_COLOUR : CLASS_COLOURS[c % CLASS_COLOURS.length]);
 export const splitCode = (split) => (split === 'all' ? -1 : S.header.categories.split.indexOf(split));
-export const isProposed = (i) => (S.cols.idk_proposed ? S.cols.idk_proposed[i] === 1 : S.status[i] === PROPOSED);
+/** An auto proposal (IDK or a confident correction) is in force for sample ``i``, decided by a human or not. */
+export const isProposed = (i) => S.suggested[i] >= 0;
+/** A human decided sample ``i`` (its status is kept, IDK or relabelled). */
+export const isReviewed = (i) => S.status[i] === KEPT || S.status[i] === IDK || S.status[i] === RELABELLED;
+/** The auto proposal of sample ``i`` as the decision a human would make, or null. */
+export function suggestion(i) {
+  const c = S.suggested[i];
+  if (c < 0) return null;
+  return c === S.meta.idk_label ? { action: 'idk' } : { action: 'relabel', label: c };
+}
 export const scoreDirection = (name) => S.header.score_help[name]?.direction ?? 1;
 
 function statusOk(filter, i) {
   const st = S.status[i];
   switch (filter) {
-    case 'undecided': return st < KEPT;
-    case 'decided': return st >= KEPT;
-    case 'proposed': return st === PROPOSED;
+    case 'undecided': return !isReviewed(i);
+    case 'decided': return isReviewed(i);
+    case 'proposed': return st === PROPOSED || st === PROPOSED_RELABEL;
+    case 'proposed-relabel': return st === PROPOSED_RELABEL;
     case 'idk': return S.curated[i] === S.meta.idk_label;
     case 'relabelled': return st === RELABELLED;
     case 'kept': return st === KEPT;
@@ -69,7 +81,7 @@ function statusOk(filter, i) {
 }
 
 /**
- * The sids to list: ``source`` ('queue' = proposed IDK, 'all', 'selection'), narrowed by split and filters,
+ * The sids to list: ``source`` ('queue' = auto proposals, 'all', 'selection'), narrowed by split and filters,
  * sorted by a score (NaN last, ties by sid).
  */
 export function query(q) {
