@@ -1,12 +1,15 @@
 """Curation-quality benchmark on full MNIST: plant problems, run the pipeline, print what each score finds.
 
-    .venv/bin/python benchmarks/bench_curation.py [--seed 0] [--limit N] [--folds 5] [--epochs 6]
+    .venv/bin/python benchmarks/bench_curation.py [--seed 0] [--limit N] [--folds 5] [--epochs E]
                                                   [--workspace greyzone-curation] [--scenario NAME ...]
+                                                  [--scorer lenet5 --scorer cnn]
 
 Scenarios (see ``greyzone.benchmark.curation.SCENARIOS``): uniform label flips of 1% and of 5% of train, each
 with 2% class-pair flips (4↔9, 3↔5, 1↔7), 1% two-digit blends and 0.5% Fashion-MNIST images. Results go to
 ``<workspace>/curation.json``; one workspace per scenario below it, so a re-run after changing the IDK score
-only recomputes the scores. Prints the tables and the wall time; nothing is asserted.
+only recomputes the scores. Every scorer (default: 0.1.0's LeNet-5 and the new default) runs on the same data
+in the same process, so the side-by-side table compares them on one machine. Prints the tables and the wall
+time; nothing is asserted.
 """
 
 from __future__ import annotations
@@ -16,16 +19,19 @@ import time
 
 
 def main() -> None:
-    from greyzone.benchmark.curation import SCENARIOS, bench_curation
+    from greyzone.benchmark.curation import SCENARIOS, SCORERS, bench_curation
     from greyzone.cli.tables import print_curation
+    from greyzone.config import ARCHITECTURE_NAMES
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--limit", type=int, default=None, help="first N samples of each split (default: all)")
     ap.add_argument("--folds", type=int, default=5)
-    ap.add_argument("--epochs", type=int, default=6)
+    ap.add_argument("--epochs", type=int, default=None, help="override every recipe's epochs")
     ap.add_argument("--workspace", default="greyzone-curation", help="root of the per-scenario workspaces")
     ap.add_argument("--scenario", action="append", choices=list(SCENARIOS), help="repeatable; default: all")
+    ap.add_argument("--scorer", action="append", choices=list(ARCHITECTURE_NAMES),
+                    help=f"repeatable; default: {' and '.join(SCORERS)}")
     args = ap.parse_args()
 
     from rich.console import Console
@@ -41,6 +47,7 @@ def main() -> None:
         epochs=args.epochs,
         workspace_root=args.workspace,
         scenarios=args.scenario or tuple(SCENARIOS),
+        scorers=args.scorer or SCORERS,
     )
     print_curation(result, console)
     for name, sc in result["scenarios"].items():

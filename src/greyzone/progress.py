@@ -20,8 +20,10 @@ class Reporter:
     timings: dict[str, float] = field(default_factory=dict)
 
     @contextmanager
-    def stage(self, name: str, total: int | None = None) -> Iterator[Callable[[int], None]]:
-        """Time the block as stage ``name``; yields ``tick(n)``, which advances its bar by ``n``."""
+    def stage(self, name: str, total: int | None = None, label: str | None = None
+              ) -> Iterator[Callable[[int], None]]:
+        """Time the block as stage ``name`` (its bar reads ``label``, default ``name``); yields ``tick(n)``,
+        which advances the bar by ``n``."""
         start = time.perf_counter()
         if not self.enabled:
             yield lambda _n: None
@@ -34,7 +36,7 @@ class Reporter:
                 console=self.console,
                 transient=False,
             ) as bar:
-                task = bar.add_task(name, total=total)
+                task = bar.add_task(label or name, total=total)
                 yield lambda n: bar.advance(task, n)
                 bar.update(task, completed=total or 1, total=total or 1)
         self.timings[name] = round(time.perf_counter() - start, 2)

@@ -7,8 +7,9 @@ Each scenario plants, with a fixed seed, into the MNIST *train* split (the test 
 * ``blend``: pixel blends of two digits of different classes, α ~ U[0.4, 0.6], label = one of the two (1%);
 * ``ood``: Fashion-MNIST images with a random digit label (0.5%);
 
-runs the full pipeline (cross-fitting, embeddings, scores; no UMAP, no export) and reports, **per kind**, on
-the train split:
+runs the full pipeline (cross-fitting, embeddings, scores; no UMAP, no export) once per scorer (default: the
+0.1.0 LeNet-5 and the new default, side by side on the same machine) and reports, **per kind**, on the train
+split:
 
 * rankings (higher = more doubtful): AUROC, average precision and recall in the top ``n`` (``n`` = number of
   planted samples of that kind) of ``idk_score`` and of the baselines ``1 − p_label`` (out-of-fold),
@@ -35,13 +36,15 @@ import numpy as np
 import pandas as pd
 
 from greyzone.benchmark.inject import inject_problems
+from greyzone.config import BENCH_SCORERS
 from greyzone.errors import ParameterError
 from greyzone.evaluation.metrics import auroc, average_precision, idk_precision_recall_f1, recall_at_k
 from greyzone.store.files import atomic_write
 from greyzone.store.layout import Layout
 from greyzone.validation import check_option, check_shape
 
-BENCH_VERSION = 1
+BENCH_VERSION = 2  # 2: one entry per (scenario, scorer), keyed "scenario · scorer"
+SCORERS = BENCH_SCORERS
 #: Planted fractions of the train split, per scenario.
 SCENARIOS: dict[str, dict[str, float]] = {
     "uniform-1pct": {"uniform_flip": 0.01, "pair_flip": 0.02, "blend": 0.01, "ood": 0.005},
@@ -159,16 +162,19 @@ def bench_curation(
     seed: int = 0,
     limit: int | None = None,
     folds: int = 5,
-    epochs: int = 6,
+    epochs: int | None = None,
+    scorers: Sequence[str] = SCORERS,
     workspace_root: str | Path | None = None,
     progress: bool = True,
     scenarios: Sequence[str] = tuple(SCENARIOS),
     workers: int | None = None,
     data_dir: str | Path | None = None,
 ) -> dict[str, Any]:
-    """Run every scenario of :data:`SCENARIOS` and return the results (also written to ``curation.json``).
+    """Run every scenario of :data:`SCENARIOS` with every scorer of ``scorers``; return the results (also
+    written to ``curation.json``), one entry per ``"scenario · scorer"``.
 
-    ``limit`` keeps the first N samples of each MNIST split before planting. One workspace per scenario under
+    ``epochs`` overrides every model's recipe (None keeps them). ``limit`` keeps the first N samples of each
+    MNIST split before planting. One workspace per scenario under
     ``workspace_root`` (default ``./greyzone-curation``); re-running with the same arguments reuses the
     trained stages, so a changed ``idk_score`` is re-measured in seconds. ``workers`` is the number of
     training processes (None = one per core; the numbers do not depend on it). The JSON is written
@@ -176,14 +182,17 @@ def bench_curation(
     """
     from rich.console import Console
 
-    from greyzone.config import RunConfig, TrainConfig
-    from greyzone.pipeline import run_pipeline
+    from greyzone.config import ARCHITECTURE_NAMES, RunConfig, TrainConfig
     from greyzone.sources import load_fashion_mnist, load_mnist
 
     if not scenarios:
         raise ParameterError(f"scenarios must name some of {tuple(SCENARIOS)}, got none")
     for i, name in enumerate(scenarios):
         check_option(name, f"scenarios[{i}]", tuple(SCENARIOS))
+    if not scorers:
+        raise ParameterError(f"scorers must name some of {ARCHITECTURE_NAMES}, got none")
+    for i, name in enumerate(scorers):
+        check_option(name, f"scorers[{i}]", ARCHITECTURE_NAMES)
     root = Layout(Path(workspace_root or "greyzone-curation"))
     console = Console(stderr=True, quiet=not progress)
     t_all = time.perf_counter()
@@ -192,7 +201,7 @@ def bench_curation(
     result: dict[str, Any] = {
         "benchmark": "curation",
         "version": BENCH_VERSION,
-        "config": {"seed": seed, "limit": limit, "folds": folds, "epochs": epochs},
+        "config": {"seed": seed, "limit": limit, "folds": folds, "epochs": epochs, "scorers": list(scorers)},
         "scenarios": {},  # by name, so generic JSON readers (the HTML report) keep the scenario in the path
     }
     from greyzone.scores.idk import POLICY
@@ -200,43 +209,45 @@ def bench_curation(
     result["policy"] = POLICY
     for name in scenarios:
         rates = SCENARIOS[name]
-        console.rule(f"curation benchmark: {name} {rates}")
         dataset, inj = _planted_dataset(mnist, ood_images, rates, seed)
-        cfg = RunConfig(
-            workspace=str(root.root / name),
-            limit=limit,
-            folds=folds,
-            seed=seed,
-            umap=False,
-            export=False,
-            workers=workers,
-            train=TrainConfig(epochs=epochs),
-        )
-        t0 = time.perf_counter()
-        ws = run_pipeline(cfg, dataset=dataset, progress=progress)
-        wall = time.perf_counter() - t0
-        try:
-            table = ws.scores()
-            run = ws.runs.last() or {}
-        finally:
-            ws.close()
-        train = table[table.split == "train"].sort_values("index", ignore_index=True)
-        kind = inj.kind[train["index"].to_numpy()]
-        metrics = run.get("metrics", {})
-        result["scenarios"][name] = {
-            "rates": rates,
-            "counts": inj.counts(),
-            "n_train": len(train),
-            "wall_s": round(wall, 1),
-            "timings": run.get("timings", {}),
-            "fold_accuracy": metrics.get("crossfit", {}).get("fold_accuracy"),
-            "test_accuracy": metrics.get("crossfit", {}).get("test_accuracy_fold_mean"),
-            "idk_proposed_train": int(train["idk_proposed"].sum()),
-            **evaluate_planted(train, kind),
-        }
+        for scorer in scorers:
+            console.rule(f"curation benchmark: {name} {rates}, scorer {scorer}")
+            cfg = RunConfig(workspace=str(root.root / f"{name}-{scorer}"), limit=limit, folds=folds,
+                            seed=seed, scorer=scorer, umap=False, export=False, workers=workers,
+                            train=TrainConfig(epochs=epochs))
+            result["scenarios"][f"{name} · {scorer}"] = _run_scenario(cfg, dataset, inj, rates, progress)
     result["wall_s"] = round(time.perf_counter() - t_all, 1)
     atomic_write(root.curation, json.dumps(result, indent=2, ensure_ascii=False) + "\n")
     return result
+
+
+def _run_scenario(cfg, dataset, inj, rates: dict[str, float], progress: bool) -> dict[str, Any]:
+    from greyzone.pipeline import run_pipeline
+
+    t0 = time.perf_counter()
+    ws = run_pipeline(cfg, dataset=dataset, progress=progress)
+    wall = time.perf_counter() - t0
+    try:
+        table = ws.scores()
+        run = ws.runs.last() or {}
+    finally:
+        ws.close()
+    train = table[table.split == "train"].sort_values("index", ignore_index=True)
+    kind = inj.kind[train["index"].to_numpy()]
+    metrics = run.get("metrics", {})
+    return {
+        "scorer": cfg.scorer,
+        "embedder": cfg.embedder,
+        "rates": rates,
+        "counts": inj.counts(),
+        "n_train": len(train),
+        "wall_s": round(wall, 1),
+        "timings": run.get("timings", {}),
+        "fold_accuracy": metrics.get("crossfit", {}).get("fold_accuracy"),
+        "test_accuracy": metrics.get("crossfit", {}).get("test_accuracy_fold_mean"),
+        "idk_proposed_train": int(train["idk_proposed"].sum()),
+        **evaluate_planted(train, kind),
+    }
 
 
 def curation_frames(result: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:

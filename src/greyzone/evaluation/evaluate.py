@@ -72,6 +72,8 @@ from greyzone.validation import (
 if TYPE_CHECKING:
     from greyzone.store.workspace import Workspace
 
+#: The evaluation's models: the LeNet-5 of the original curation (its recipe; TrainConfig overrides).
+EVAL_ARCHITECTURE = "lenet5"
 FORMAT_VERSION = "2"  # 2: the config holds the training options as "train": {TrainConfig fields}
 MODELS: dict[str, str] = {
     "baseline": "LeNet-5, 10 outputs, original labels of all train images; abstains by thresholding "
@@ -119,9 +121,10 @@ def load_export(ws: Workspace) -> _EvalData:
                              f"({list(names)}); re-run 'greyzone export'")
     remap = np.array([names[c] for c in ds.classes], dtype=np.int64)
     samples = ws.samples()
-    curated_now = {p: ws.decisions.curated(include_proposals=p) for p in (True, False)}
+    flag_sets = ((True, False), (True, True), (False, False))  # (include_proposals, apply_corrections)
+    curated_now = {f: ws.decisions.curated(include_proposals=f[0], apply_corrections=f[1]) for f in flag_sets}
     out: dict[str, np.ndarray] = {}
-    n_differ = {True: 0, False: 0}
+    n_differ = dict.fromkeys(flag_sets, 0)
     for split in ("train", "test"):
         if split not in ds.splits:
             raise WorkspaceError(f"{root}: the export has no '{split}' split; re-run 'greyzone export'")
@@ -235,6 +238,7 @@ def load_evaluation(ws: Workspace) -> dict[str, Any] | None:
 
 def _evaluate(ws: Workspace, data: _EvalData, cfg: EvalConfig, rep) -> dict[str, Any]:
     from greyzone.evaluation.robustness import build_ood_sets
+    from greyzone.model.architectures import recipe_for
     from greyzone.model.jobs import ModelJob, run_jobs
 
     idk = ws.idk_label
@@ -264,24 +268,25 @@ def _evaluate(ws: Workspace, data: _EvalData, cfg: EvalConfig, rep) -> dict[str,
     pieces = [data.x_train, data.x_test, *ood.images.values()]
     offsets = np.cumsum([0] + [len(p) for p in pieces])
     predict_rows = np.arange(offsets[1], offsets[-1])
+    recipe = recipe_for(EVAL_ARCHITECTURE, cfg.train)
     jobs = [ModelJob(f"{seed}/{name}", rows, np.asarray(y, dtype=np.int64)[rows], predict_rows, seed,
-                     n_classes=n_out, class_weight=w)
+                     EVAL_ARCHITECTURE, recipe, n_classes=n_out, class_weight=w)
             for seed in seed_list for name, (rows, y, n_out, w, _) in trainings.items()]
-    total = sum(len(j.train_rows) for j in jobs) * cfg.train.epochs
+    total = sum(len(j.train_rows) for j in jobs) * recipe.epochs
     with tempfile.TemporaryDirectory(prefix="greyzone-eval-") as tmp:
         images_path = Path(tmp) / "images.npy"
         np.save(images_path, np.concatenate(pieces))
         t0 = time.perf_counter()
         with rep.stage(f"train {len(jobs)} models", total=total) as tick:
-            results = run_jobs(jobs, images_path, n_classes=idk, cfg=cfg.train,
-                               workers=cfg.workers or None, progress=tick)
+            results = run_jobs(jobs, images_path, n_classes=idk, workers=cfg.workers or None,
+                               progress=tick)
         wall = time.perf_counter() - t0
     runs: dict[str, list[dict[str, Any]]] = {}
     seconds: dict[str, list[float]] = {}
     for seed in seed_list:
         for train_name, (rows, _y, _n, _w, views) in trainings.items():
             # wall time shared out by training size (the models train concurrently)
-            seconds.setdefault(train_name, []).append(round(wall * len(rows) * cfg.train.epochs / total, 2))
+            seconds.setdefault(train_name, []).append(round(wall * len(rows) * recipe.epochs / total, 2))
             logits = results[f"{seed}/{train_name}"].logits
             logits_test = logits[:n_test]
             logits_ood = {k: logits[offsets[2 + i] - n_train:offsets[3 + i] - n_train]

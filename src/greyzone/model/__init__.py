@@ -1,1 +1,1 @@
-"""LeNet-5 and its seeded, cross-fitted training."""
+"""The model families (scorer and embedder), their seeded training, and cross-fitting."""

@@ -1,7 +1,8 @@
-"""Cross-fitting: K fold models give every train sample out-of-sample probabilities; the embedding model,
-trained on all train samples, embeds every sample. All K + 1 models train in parallel (:mod:`.jobs`).
+"""Cross-fitting: K fold models of the *scorer* give every train sample out-of-sample probabilities (and the
+test split the mean of the K); the *embedder*, trained once on all train samples, embeds every sample and
+records its training dynamics. All K + 1 models train in parallel (:mod:`.jobs`).
 
-Fold model k has seed ``seed * 1000 + k``; the embedding model ``seed * 1000 + K``.
+Fold model k has seed ``seed * 1000 + k``; the embedder ``seed * 1000 + K``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from sklearn.model_selection import StratifiedKFold
 
 from greyzone.config import TrainConfig
 from greyzone.errors import ParameterError
+from greyzone.model.architectures import recipe_for
 from greyzone.model.jobs import ModelJob, run_jobs
 from greyzone.model.train import Dynamics, Progress, softmax
 
@@ -46,6 +48,28 @@ def fold_assignment(labels: np.ndarray, folds: int, seed: int) -> np.ndarray:
     return out
 
 
+def crossfit_jobs(images_path: Path, train_rows: np.ndarray, y_train: np.ndarray, test_rows: np.ndarray, *,
+                  folds: int, cfg: TrainConfig, seed: int, scorer: str, embedder: str) -> list[ModelJob]:
+    """The K fold jobs (``fold0`` … predicting their held-out fold, then the test rows) and ``full``."""
+    fold = fold_assignment(y_train, folds, seed)
+    n_rows = len(np.load(images_path, mmap_mode="r"))
+    scorer_recipe = recipe_for(scorer, cfg)
+    jobs = [
+        ModelJob(f"fold{k}", train_rows[fold != k], y_train[fold != k],
+                 np.concatenate([train_rows[fold == k], test_rows]), seed * 1000 + k, scorer, scorer_recipe)
+        for k in range(folds)
+    ]
+    jobs.append(ModelJob("full", train_rows, y_train, np.arange(n_rows), seed * 1000 + folds, embedder,
+                         recipe_for(embedder, cfg), embed=True, record=True))
+    return jobs
+
+
+def crossfit_work(n_train: int, *, folds: int, cfg: TrainConfig, scorer: str, embedder: str) -> int:
+    """Samples trained over all jobs, the progress total: ``(K − 1) · N · E_scorer + N · E_embedder`` (the K
+    fold models together train on every sample K − 1 times)."""
+    return n_train * ((folds - 1) * recipe_for(scorer, cfg).epochs + recipe_for(embedder, cfg).epochs)
+
+
 def crossfit(
     images_path: Path,
     train_rows: np.ndarray,
@@ -56,26 +80,20 @@ def crossfit(
     folds: int,
     cfg: TrainConfig,
     seed: int,
+    scorer: str = "cnn",
+    embedder: str = "lenet5",
+    device: str = "cpu",
     workers: int | None = None,
     progress: Progress | None = None,
 ) -> CrossFit:
-    """Train K fold models (each on all folds but one) and the embedder (all train rows) in parallel."""
+    """Train K scorer fold models (each on all folds but one) and the embedder (all train rows) in parallel.
+
+    ``progress`` receives trained-sample counts, in total :func:`crossfit_work`.
+    """
+    jobs = crossfit_jobs(images_path, train_rows, y_train, test_rows, folds=folds, cfg=cfg, seed=seed,
+                         scorer=scorer, embedder=embedder)
     fold = fold_assignment(y_train, folds, seed)
-    n_rows = len(np.load(images_path, mmap_mode="r"))
-    jobs = [
-        ModelJob(
-            f"fold{k}",
-            train_rows[fold != k],
-            y_train[fold != k],
-            np.concatenate([train_rows[fold == k], test_rows]),
-            seed * 1000 + k,
-        )
-        for k in range(folds)
-    ]
-    jobs.append(
-        ModelJob("full", train_rows, y_train, np.arange(n_rows), seed * 1000 + folds, embed=True, record=True)
-    )
-    res = run_jobs(jobs, images_path, n_classes=n_classes, cfg=cfg, workers=workers, progress=progress)
+    res = run_jobs(jobs, images_path, n_classes=n_classes, device=device, workers=workers, progress=progress)
     oof = np.zeros((len(y_train), n_classes), np.float32)
     test_probs = np.zeros((len(test_rows), n_classes), np.float32)
     fold_acc = []

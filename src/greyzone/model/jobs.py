@@ -1,9 +1,10 @@
-"""Train independent LeNet-5 models (the K fold models and the embedding model) in parallel processes.
+"""Train independent models (the K fold models and the embedder) in parallel processes.
 
-Small convolutions scale poorly over threads (OpenMP overhead dominates a 6-channel 28×28 conv), so greyzone
-trains one model per process with ONE intra-op thread each, as many processes as cores. Because every model
-always trains single-threaded with its own seed, the numbers do not depend on the worker count: the same seed
-gives the same models on a 2-core laptop and a 64-core server.
+On CPU, small convolutions scale poorly over threads (OpenMP overhead dominates a 6-channel 28×28 conv), so
+greyzone trains one model per process with ONE intra-op thread each, as many processes as cores. Because every
+model always trains single-threaded with its own seed, the numbers do not depend on the worker count: the same
+seed gives the same models on a 2-core laptop and a 64-core server. On a GPU (``device`` ``cuda`` or ``mps``)
+one worker trains the models one after another on the device, with the images copied there once per model.
 
 Workers read the images from the workspace's memory-mapped ``images.npy``, so nothing large is pickled.
 """
@@ -22,23 +23,30 @@ from pathlib import Path
 
 import numpy as np
 
-from greyzone.config import TrainConfig
+from greyzone.model.architectures import Recipe
 from greyzone.system import usable_cpus
 
 
 @dataclass(frozen=True)
 class ModelJob:
-    """Train on ``train_rows`` of the image file, then predict ``predict_rows``."""
+    """Train ``architecture`` with ``recipe`` on ``train_rows`` of the image file, then predict
+    ``predict_rows``."""
 
     name: str
     train_rows: np.ndarray  # (n,) int64 rows of images.npy
     labels: np.ndarray  # (n,) int64
     predict_rows: np.ndarray  # (m,) int64
     seed: int
-    embed: bool = False  # also return the 84-d embeddings of predict_rows
+    architecture: str
+    recipe: Recipe
+    embed: bool = False  # also return the embeddings of predict_rows
     record: bool = False  # also return training dynamics (p_label, margin per epoch)
     n_classes: int | None = None  # outputs of this model (default: the run_jobs argument)
     class_weight: tuple[float, ...] | None = None  # cross-entropy weight per class
+
+
+#: Relative single-threaded training cost per sample and epoch (LeNet-5 = 2).
+COST_PER_SAMPLE = {"lenet5": 2, "cnn": 5}
 
 
 @dataclass
@@ -54,39 +62,50 @@ def run_job(
     job: ModelJob,
     images_path: str,
     n_classes: int,
-    cfg: TrainConfig,
+    device: str = "cpu",
     progress: Callable[[int], None] | None = None,
 ) -> JobResult:
-    """Train and predict one model, single-threaded."""
+    """Train and predict one model (single-threaded on CPU)."""
     import torch
 
     from greyzone.model.train import fit, predict, to_tensor
+    from greyzone.system import deterministic_torch
 
-    torch.set_num_threads(1)
+    if device == "cpu":
+        torch.set_num_threads(1)
+    deterministic_torch(device)
     images = np.load(images_path, mmap_mode="r")
     weight = torch.tensor(job.class_weight, dtype=torch.float32) if job.class_weight is not None else None
     model, dyn = fit(
-        to_tensor(images[job.train_rows]),
+        to_tensor(images[job.train_rows]).to(device),
         job.labels,
+        architecture=job.architecture,
         n_classes=job.n_classes or n_classes,
         class_weight=weight,
-        cfg=cfg,
+        recipe=job.recipe,
         seed=job.seed,
         record=job.record,
         progress=progress,
     )
-    logits, emb = predict(model, to_tensor(images[job.predict_rows]), embed=job.embed)
+    logits, emb = predict(model, to_tensor(images[job.predict_rows]).to(device), embed=job.embed,
+                          tta=job.recipe.tta)
     return JobResult(job.name, logits, emb, dyn.p_label if dyn else None, dyn.margin if dyn else None)
+
+
+def job_cost(job: ModelJob) -> int:
+    """Relative training cost: samples × epochs × the architecture's per-sample cost (measured single-
+    threaded on CPU: the CNN's step costs about 2.5 LeNet-5 steps)."""
+    return len(job.train_rows) * job.recipe.epochs * COST_PER_SAMPLE[job.architecture]
 
 
 def _assign(jobs: list[ModelJob], workers: int) -> list[list[ModelJob]]:
     """Longest-processing-time-first: each job goes to the least-loaded worker."""
     buckets: list[list[ModelJob]] = [[] for _ in range(workers)]
     load = [0] * workers
-    for job in sorted(jobs, key=lambda j: -len(j.train_rows)):
+    for job in sorted(jobs, key=lambda j: -job_cost(j)):
         w = load.index(min(load))
         buckets[w].append(job)
-        load[w] += len(job.train_rows)
+        load[w] += job_cost(job)
     return [b for b in buckets if b]
 
 
@@ -95,23 +114,25 @@ def run_jobs(
     images_path: Path,
     *,
     n_classes: int,
-    cfg: TrainConfig,
+    device: str = "cpu",
     workers: int | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> dict[str, JobResult]:
     """Run every job in ``workers`` fresh interpreters (``python -m greyzone.model.jobs``); results by name.
 
+    ``device`` is a resolved device (:func:`greyzone.system.resolve_device`); on a GPU one worker runs all.
+
     Fresh interpreters rather than multiprocessing: fork after OpenMP has started can deadlock, and spawn
     re-imports the caller's ``__main__``, which breaks scripts without a ``__main__`` guard.
     ``progress`` receives trained-sample counts.
     """
-    workers = min(workers or usable_cpus(), len(jobs))
+    workers = 1 if device != "cpu" else min(workers or usable_cpus(), len(jobs))
     with tempfile.TemporaryDirectory(prefix="greyzone-train-") as tmp:
         procs = []
         for w, bucket in enumerate(_assign(jobs, workers)):
             spec = Path(tmp) / f"worker{w}.pkl"
             with open(spec, "wb") as f:
-                pickle.dump((bucket, str(images_path), n_classes, cfg), f)
+                pickle.dump((bucket, str(images_path), n_classes, device), f)
             proc = subprocess.Popen(
                 [sys.executable, "-m", "greyzone.model.jobs", str(spec)],
                 stdout=subprocess.PIPE,
@@ -144,7 +165,7 @@ def _relay(stream, progress: Callable[[int], None] | None) -> None:
 
 def _worker_main(spec_path: str) -> None:
     with open(spec_path, "rb") as f:
-        jobs, images_path, n_classes, cfg = pickle.load(f)
+        jobs, images_path, n_classes, device = pickle.load(f)
     pending = 0
 
     def tick(n: int) -> None:  # report in chunks to keep the pipe quiet
@@ -154,7 +175,7 @@ def _worker_main(spec_path: str) -> None:
             print(f"progress {pending}", flush=True)
             pending = 0
 
-    results = [run_job(job, images_path, n_classes, cfg, progress=tick) for job in jobs]
+    results = [run_job(job, images_path, n_classes, device, progress=tick) for job in jobs]
     print(f"progress {pending}", flush=True)
     out = Path(spec_path).with_suffix(".out")
     with open(out.with_suffix(".tmp"), "wb") as f:

@@ -1,0 +1,110 @@
+"""The model families greyzone trains, each with the training recipe it was measured with.
+
+Two roles use them (:mod:`greyzone.model.crossfit`): the **scorer**, trained K times for out-of-sample
+probabilities, and the **embedder**, trained once on all train images, whose penultimate layer feeds the maps
+and the neighbours. ``--scorer`` and ``--embedder`` pick a name of :data:`ARCHITECTURES`.
+
+* ``lenet5``: the classic LeNet-5 of the original MNIST Visual Curation (tanh, average pooling, 84-d
+  penultimate layer), Adam at a constant rate, no augmentation: the embedder, and ``--scorer lenet5``
+  reproduces greyzone 0.1.0's scorer.
+* ``cnn``: a small BatchNorm CNN (two 5×5 convolutions of 16 and 32 channels, each BatchNorm → ReLU → 2×2
+  max-pool, dropout 0.2, a linear head), ±2-pixel random shifts, a one-cycle schedule, 3 epochs, and
+  test-time augmentation (mean softmax over the image and its four 1-pixel shifts). Its embedding is the last
+  feature map average-pooled to 2×2 (128-d).
+
+:class:`~greyzone.config.TrainConfig` fields left at ``None`` take the recipe's value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from greyzone.config import TrainConfig
+from greyzone.model.lenet import LeNet5
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How one model is trained: Adam, cross-entropy, standardised inputs.
+
+    ``schedule``: ``"constant"`` (``lr`` throughout) or ``"onecycle"`` (PyTorch's OneCycleLR with
+    ``max_lr = lr``, cosine annealing); ``shift``: random integer translation in ``[−shift, shift]`` pixels
+    per axis and sample while training (0 = none); ``tta``: predictions average the softmax over the image
+    and its four 1-pixel shifts.
+    """
+
+    epochs: int
+    batch_size: int
+    lr: float
+    schedule: str = "constant"
+    shift: int = 0
+    tta: bool = False
+
+
+class SmallCNN(nn.Module):
+    """Input (B, 1, 28, 28) → logits (B, n_classes); ``embed`` gives the 128-d pooled last feature map."""
+
+    embedding_dim = 128
+
+    def __init__(self, n_classes: int = 10) -> None:
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(1, 16, 5, padding=2, bias=False),
+            nn.BatchNorm2d(16),
+            nn.ReLU(inplace=True),
+            nn.MaxPool2d(2),  # (B, 16, 14, 14)
+            nn.Conv2d(16, 32, 5, padding=2, bias=False),
+            nn.BatchNorm2d(32),
+            nn.ReLU(inplace=True),
+            nn.MaxPool2d(2),  # (B, 32, 7, 7)
+        )
+        self.head = nn.Sequential(nn.Flatten(), nn.Dropout(0.2), nn.Linear(32 * 7 * 7, n_classes))
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        return F.adaptive_avg_pool2d(self.features(x), 2).flatten(1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
+
+    def forward_embed(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(logits, embedding)`` from one pass through the features."""
+        f = self.features(x)
+        return self.head(f), F.adaptive_avg_pool2d(f, 2).flatten(1)
+
+
+@dataclass(frozen=True)
+class Architecture:
+    name: str
+    build: Callable[[int], nn.Module]  # n_classes → module with forward(x) → logits and forward_embed(x)
+    embedding_dim: int
+    recipe: Recipe
+    describe: str
+
+
+ARCHITECTURES: dict[str, Architecture] = {
+    "lenet5": Architecture(
+        "lenet5", LeNet5, 84, Recipe(epochs=6, batch_size=128, lr=3e-3),
+        "classic LeNet-5 (tanh, average pooling), Adam 3e-3, 6 epochs"),
+    "cnn": Architecture(
+        "cnn", SmallCNN, SmallCNN.embedding_dim,
+        Recipe(epochs=3, batch_size=128, lr=3e-3, schedule="onecycle", shift=2, tta=True),
+        "BatchNorm CNN 16/32 ch, ±2-px shifts, one-cycle Adam 3e-3, 3 epochs, shift TTA"),
+}
+
+
+def recipe_for(name: str, cfg: TrainConfig) -> Recipe:
+    """The architecture's recipe with the fields ``cfg`` sets (not ``None``) replaced."""
+    base = ARCHITECTURES[name].recipe
+    return Recipe(
+        epochs=cfg.epochs if cfg.epochs is not None else base.epochs,
+        batch_size=cfg.batch_size if cfg.batch_size is not None else base.batch_size,
+        lr=cfg.lr if cfg.lr is not None else base.lr,
+        schedule=base.schedule,
+        shift=base.shift,
+        tta=base.tta,
+    )
