@@ -31,7 +31,7 @@ def evaluated(tmp_path_factory):
 def test_sizes_labels_and_file(evaluated):
     ws, result = evaluated
     assert json.loads(ws.layout.evaluation.read_text()) == result
-    assert result["config"]["train"] == {"epochs": 1, "batch_size": 32, "lr": 3e-3}
+    assert result["config"]["train"] == {"epochs": 1, "batch_size": 32, "lr": None}  # None: the recipe's
     data = result["data"]
     assert data["n_train"] == data["n_test"] == N
     assert 0 < data["n_train_idk"] <= 0.05 * N and 0 < data["n_test_idk"] <= 0.05 * N  # the proposals
