@@ -207,3 +207,20 @@ def test_evaluate_planted_per_kind():
     text = console.export_text()
     assert "tiny: 10 train samples, planted flip_uniform 2, blend 1, ood 1" in text
     assert "1.000 / 1.000" in text and "idk_proposed" in text and "policy: test-policy" in text
+
+
+def test_proposed_action_relabels_only_when_model_and_neighbours_agree():
+    import numpy as np
+    import pandas as pd
+
+    from greyzone.scores.idk import proposed_action
+
+    t = pd.DataFrame({
+        "idk_proposed": [True, True, True, True, False],
+        "label": [0, 0, 0, 0, 0],
+        "suggested_label": [3, 3, 3, 0, 3],
+        "confidence": [0.95, 0.6, 0.95, 0.95, 0.99],
+    })
+    share = np.array([0.8, 0.8, 0.2, 0.9, 1.0])
+    # agree → relabel; weak model → idk; neighbours disagree → idk; suggests its own label → idk; unproposed
+    assert proposed_action(t, share).tolist() == ["relabel", "idk", "idk", "idk", ""]

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-Kind = Literal["id", "class", "score", "flag", "projection"]
+Kind = Literal["id", "class", "score", "flag", "action", "projection"]
 Direction = Literal["high", "low"] | None
 
 
@@ -88,6 +88,8 @@ COLUMNS: tuple[Column, ...] = (
            "kNN label agreement", "see below"),
     Column("idk_proposed", "flag", "proposed IDK", "bool", "high",
            "the IDK proposal policy proposes the sample", "see below"),
+    Column("proposed_action", "action", "proposed action", "idk / relabel / empty", None,
+           "the auto proposal: relabel to suggested_label (confident correction), IDK, or none"),
     Column("pca_x", "projection", "PCA 1", "ℝ", None, "first principal component of the embedding"),
     Column("pca_y", "projection", "PCA 2", "ℝ", None, "second principal component of the embedding"),
     Column("umap_x", "projection", "UMAP 1", "ℝ", None, "UMAP x (cosine metric, PCA init)"),

@@ -37,6 +37,11 @@ import pandas as pd
 
 from greyzone.validation import as_column, check_fraction, check_int
 
+#: A proposal is a confident correction when the held-out model gives the suggested class at least this and
+#: at least this share of the neighbours carry it.
+CORRECTION_CONFIDENCE = 0.9
+CORRECTION_NEIGHBOURS = 0.5
+
 POLICY = (
     "idk-policy-v2: p_oof[label], training-dynamics confidence and kNN label agreement all < 0.5; "
     "capped by idk_score"
@@ -112,3 +117,18 @@ def idk_proposed(scores: pd.DataFrame, *, rate_cap: float = 0.02, threshold: flo
         doubtful = np.zeros_like(doubtful)
         doubtful[order[:n_max]] = True
     return doubtful
+
+
+def proposed_action(scores: pd.DataFrame, knn_suggested: np.ndarray) -> np.ndarray:
+    """``(N,)`` str: ``"relabel"`` for a proposal whose evidence agrees on one other class, ``"idk"`` for the
+    other proposals (ambiguous, not a digit), ``""`` where nothing is proposed.
+
+    A *confident correction*: ``idk_proposed``, ``suggested_label ≠ label``, out-of-fold
+    ``p[suggested] ≥ 0.9`` (``confidence`` column, as suggested = argmax) and at least half the neighbours
+    labelled ``suggested`` (``knn_suggested``, the share; NaN counts as no support).
+    """
+    proposed = as_column(scores, "idk_proposed").astype(bool)
+    other = scores["suggested_label"].to_numpy() != scores["label"].to_numpy()
+    confident = as_column(scores, "confidence", low=0, high=1) >= CORRECTION_CONFIDENCE
+    agree = np.nan_to_num(np.asarray(knn_suggested, float), nan=0.0) >= CORRECTION_NEIGHBOURS
+    return np.where(proposed, np.where(other & confident & agree, "relabel", "idk"), "").astype(object)

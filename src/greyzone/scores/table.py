@@ -75,7 +75,7 @@ def score_table(
     :func:`greyzone.scores.idk.idk_proposed`.
     """
     from greyzone import scores as S
-    from greyzone.scores.idk import idk_proposed, idk_score
+    from greyzone.scores.idk import idk_proposed, idk_score, proposed_action
 
     n = len(labels)
     labels = np.asarray(labels)
@@ -111,6 +111,9 @@ def score_table(
             df["aum"] = df["cart_confidence"] = df["cart_variability"] = np.nan
         df["idk_score"] = idk_score(df, n_classes=probs.shape[1])
         df["idk_proposed"] = idk_proposed(df, rate_cap=idk_cap)
+        share = ((y[nb_idx] == issues.suggested_label[:, None]).mean(1) if k > 0
+                 else np.full(len(y), np.nan))  # neighbours carrying the suggested label
+        df["proposed_action"] = proposed_action(df, share)
         wanted = int(idk_proposed(df, rate_cap=1.0).sum())
         if wanted > df["idk_proposed"].sum():
             log(f"[yellow]note:[/] the IDK rule wants {wanted} {name} samples; the cap "
