@@ -69,7 +69,8 @@ def sample(sid: int, state: State) -> dict:
         "action": "idk" if suggested == state.ws.idk_label else "relabel",
         "label": None if suggested == state.ws.idk_label else suggested,
         "label_name": state.label_name(suggested)}
-    skip = {"sid", "split", "index", "label", "pred", "suggested_label", *PROJECTION_COLUMNS}
+    skip = {"sid", "split", "index", "label", "pred", "suggested_label", "proposed_action",  # in "proposal"
+            *PROJECTION_COLUMNS}
     return {
         "sid": sid, "split": row["split"], "index": int(row["index"]),
         "label": int(row["label"]), "label_name": state.label_name(row["label"]),
