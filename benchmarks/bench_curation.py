@@ -19,9 +19,9 @@ import time
 
 
 def main() -> None:
-    from greyzone.benchmark.curation import SCENARIOS, SCORERS, bench_curation
+    from greyzone.benchmark.curation import SCENARIOS, bench_curation
     from greyzone.cli.tables import print_curation
-    from greyzone.config import ARCHITECTURE_NAMES
+    from greyzone.config import ARCHITECTURE_NAMES, BENCH_SCORERS
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seed", type=int, default=0)
@@ -31,7 +31,7 @@ def main() -> None:
     ap.add_argument("--workspace", default="greyzone-curation", help="root of the per-scenario workspaces")
     ap.add_argument("--scenario", action="append", choices=list(SCENARIOS), help="repeatable; default: all")
     ap.add_argument("--scorer", action="append", choices=list(ARCHITECTURE_NAMES),
-                    help=f"repeatable; default: {' and '.join(SCORERS)}")
+                    help=f"repeatable; default: {' and '.join(BENCH_SCORERS)}")
     args = ap.parse_args()
 
     from rich.console import Console
@@ -47,7 +47,7 @@ def main() -> None:
         epochs=args.epochs,
         workspace_root=args.workspace,
         scenarios=args.scenario or tuple(SCENARIOS),
-        scorers=args.scorer or SCORERS,
+        scorers=args.scorer or BENCH_SCORERS,
     )
     print_curation(result, console)
     for name, sc in result["scenarios"].items():

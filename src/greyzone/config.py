@@ -35,7 +35,7 @@ WEIGHTINGS: tuple[str, ...] = ("sqrt", "inverse", "none")
 ARCHITECTURE_NAMES: tuple[str, ...] = ("cnn", "lenet5")
 #: Scorers the curation benchmark compares by default: greyzone 0.1.0's LeNet-5 and the current default.
 BENCH_SCORERS: tuple[str, ...] = ("lenet5", "cnn")
-#: Training devices; "auto" resolves in greyzone.model.device.
+#: Training devices; "auto" resolves in greyzone.system.resolve_device.
 DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda", "mps")
 
 

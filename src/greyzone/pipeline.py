@@ -70,14 +70,15 @@ def _run_stages(ws: Workspace, cfg: RunConfig, rep: Reporter, run_id: int) -> di
     data_key = [ws.dataset, len(samples), cfg.dataset, cfg.limit, _images_digest(ws.images(), labels)]
     from greyzone.system import resolve_device
 
-    train_key = cache_key(data_key, cache_slice(cfg, "seed", "train", "folds", "scorer", "embedder"),
-                          resolve_device(cfg.device), STAGE_VERSION["train"])
+    device = resolve_device(cfg.device)
+    train_key = cache_key(data_key, cache_slice(cfg, "seed", "train", "folds", "scorer", "embedder"), device,
+                          STAGE_VERSION["train"])
     if ws.stages.is_fresh("train", train_key, TRAIN_ARRAYS):
         rep.log("train: reusing cached out-of-fold predictions, embeddings and training dynamics")
         last = ws.runs.last() or {"metrics": {}}
         cf_metrics, emb_metrics = last["metrics"].get("crossfit", {}), last["metrics"].get("embed", {})
     else:
-        cf_metrics, emb_metrics = _train(ws, cfg, rep)
+        cf_metrics, emb_metrics = _train(ws, cfg, rep, device)
         ws.stages.finish("train", train_key, rep.timings["train"])
 
     key = cache_key(train_key, STAGE_VERSION["neighbours"])
@@ -113,19 +114,18 @@ def _run_stages(ws: Workspace, cfg: RunConfig, rep: Reporter, run_id: int) -> di
     return metrics
 
 
-def _train(ws: Workspace, cfg: RunConfig, rep: Reporter) -> tuple[dict, dict]:
-    """Cross-fitting (every train sample's probabilities come from the fold model that did not see it) and
-    one embedding model trained on all of train that embeds everything, one model per core."""
+def _train(ws: Workspace, cfg: RunConfig, rep: Reporter, device: str) -> tuple[dict, dict]:
+    """Cross-fitting (every train sample's probabilities come from the scorer fold model that did not see it)
+    and the embedder trained on all of train that embeds everything, one model per core (``device``:
+    resolved)."""
     from greyzone.model.crossfit import crossfit, crossfit_work
     from greyzone.model.train import softmax
-    from greyzone.system import resolve_device
 
     labels = ws.samples().label.to_numpy()
     n, n_classes = len(labels), len(ws.classes)
     train_sids, test_sids = ws.split_sids("train"), ws.split_sids("test")
     models = dict(scorer=cfg.scorer, embedder=cfg.embedder)
     total = crossfit_work(len(train_sids), folds=cfg.folds, cfg=cfg.train, **models)
-    device = resolve_device(cfg.device)
     t0 = time.perf_counter()
     label = f"train ({cfg.folds} × {cfg.scorer} + {cfg.embedder}, {device})"
     with rep.stage("train", total, label=label) as tick:
@@ -215,14 +215,10 @@ def _record_proposals(ws: Workspace, table: pd.DataFrame, run_id: int, policy: s
     ``suggested_label``) where it is new or its action or label differs from the one in force, ``keep``
     where a proposal was dropped.
 
-    ``table.proposed_action`` is ``"idk"``, ``"relabel"`` or ``""`` (none); a table without that column
-    proposes IDK where ``idk_proposed`` is set (the fallback until every score table has it).
+    ``table.proposed_action`` is ``"idk"``, ``"relabel"`` or ``""`` (none).
     """
     sids = table.sid.to_numpy(dtype=np.int64)
-    if "proposed_action" in table:
-        action = table.proposed_action.fillna("").astype(str).to_numpy()
-    else:
-        action = np.where(table.idk_proposed.to_numpy(dtype=bool), "idk", "")
+    action = table.proposed_action.fillna("").astype(str).to_numpy()
     unknown = sorted(set(action) - {"idk", "relabel", ""})
     if unknown:
         raise ValueError(f"proposed_action must be 'idk', 'relabel' or '', got {unknown}")

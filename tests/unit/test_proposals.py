@@ -22,12 +22,11 @@ def ws(tmp_path):
     w.close()
 
 
-def table(actions: list[str], suggested: list[int] | None = None, *, with_action: bool = True
-          ) -> pd.DataFrame:
+def table(actions: list[str], suggested: list[int] | None = None) -> pd.DataFrame:
     n = len(actions)
-    t = pd.DataFrame({"sid": np.arange(n), "idk_proposed": [a == "idk" for a in actions],
-                      "suggested_label": suggested if suggested is not None else [0] * n})
-    return t.assign(proposed_action=actions) if with_action else t
+    return pd.DataFrame({"sid": np.arange(n), "idk_proposed": [a == "idk" for a in actions],
+                         "suggested_label": suggested if suggested is not None else [0] * n,
+                         "proposed_action": actions})
 
 
 def auto_rows(ws) -> list[tuple]:
@@ -55,11 +54,6 @@ def test_only_changed_proposals_are_written(ws):
 
     _record_proposals(ws, table(["", "", "", "", "", ""]), 4, POLICY)
     assert ws.decisions.state().suggested.tolist() == [-1] * 6  # every proposal withdrawn
-
-
-def test_a_table_without_proposed_action_proposes_idk_from_idk_proposed(ws):
-    _record_proposals(ws, table(["idk", "", "", "", "", "idk"], with_action=False), 1, POLICY)
-    assert auto_rows(ws) == [(0, "idk", None, 1), (5, "idk", None, 1)]
 
 
 def test_an_unknown_proposed_action_is_an_error(ws):

@@ -126,3 +126,12 @@ def test_readme_score_table_is_the_catalogue():
     assert readme_table() in text, "README's score table differs from greyzone.scores.catalog.readme_table()"
     documented = set(re.findall(r"^\| `([a-z_]+)` \|", text, flags=re.M))
     assert {c.name for c in COLUMNS if c.kind in ("score", "flag")} <= documented
+
+
+def test_architecture_names_in_the_config_are_the_registered_architectures():
+    from greyzone.config import ARCHITECTURE_NAMES, BENCH_SCORERS
+    from greyzone.model.architectures import ARCHITECTURES
+    from greyzone.model.jobs import COST_PER_SAMPLE
+
+    assert sorted(ARCHITECTURE_NAMES) == sorted(ARCHITECTURES) == sorted(COST_PER_SAMPLE)
+    assert set(BENCH_SCORERS) <= set(ARCHITECTURES)

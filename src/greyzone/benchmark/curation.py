@@ -44,7 +44,6 @@ from greyzone.store.layout import Layout
 from greyzone.validation import check_option, check_shape
 
 BENCH_VERSION = 2  # 2: one entry per (scenario, scorer), keyed "scenario · scorer"
-SCORERS = BENCH_SCORERS
 #: Planted fractions of the train split, per scenario.
 SCENARIOS: dict[str, dict[str, float]] = {
     "uniform-1pct": {"uniform_flip": 0.01, "pair_flip": 0.02, "blend": 0.01, "ood": 0.005},
@@ -163,7 +162,7 @@ def bench_curation(
     limit: int | None = None,
     folds: int = 5,
     epochs: int | None = None,
-    scorers: Sequence[str] = SCORERS,
+    scorers: Sequence[str] = BENCH_SCORERS,
     workspace_root: str | Path | None = None,
     progress: bool = True,
     scenarios: Sequence[str] = tuple(SCENARIOS),

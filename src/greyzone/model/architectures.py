@@ -47,9 +47,8 @@ class Recipe:
 
 
 class SmallCNN(nn.Module):
-    """Input (B, 1, 28, 28) → logits (B, n_classes); ``embed`` gives the 128-d pooled last feature map."""
-
-    embedding_dim = 128
+    """Input (B, 1, 28, 28) → logits (B, n_classes); ``forward_embed`` also gives the 128-d embedding (the
+    last feature map average-pooled to 2×2)."""
 
     def __init__(self, n_classes: int = 10) -> None:
         super().__init__()
@@ -65,9 +64,6 @@ class SmallCNN(nn.Module):
         )
         self.head = nn.Sequential(nn.Flatten(), nn.Dropout(0.2), nn.Linear(32 * 7 * 7, n_classes))
 
-    def embed(self, x: torch.Tensor) -> torch.Tensor:
-        return F.adaptive_avg_pool2d(self.features(x), 2).flatten(1)
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x))
 
@@ -81,19 +77,13 @@ class SmallCNN(nn.Module):
 class Architecture:
     name: str
     build: Callable[[int], nn.Module]  # n_classes → module with forward(x) → logits and forward_embed(x)
-    embedding_dim: int
     recipe: Recipe
-    describe: str
 
 
 ARCHITECTURES: dict[str, Architecture] = {
-    "lenet5": Architecture(
-        "lenet5", LeNet5, 84, Recipe(epochs=6, batch_size=128, lr=3e-3),
-        "classic LeNet-5 (tanh, average pooling), Adam 3e-3, 6 epochs"),
-    "cnn": Architecture(
-        "cnn", SmallCNN, SmallCNN.embedding_dim,
-        Recipe(epochs=3, batch_size=128, lr=3e-3, schedule="onecycle", shift=2, tta=True),
-        "BatchNorm CNN 16/32 ch, ±2-px shifts, one-cycle Adam 3e-3, 3 epochs, shift TTA"),
+    "lenet5": Architecture("lenet5", LeNet5, Recipe(epochs=6, batch_size=128, lr=3e-3)),
+    "cnn": Architecture("cnn", SmallCNN, Recipe(epochs=3, batch_size=128, lr=3e-3, schedule="onecycle",
+                                                shift=2, tta=True)),
 }
 
 

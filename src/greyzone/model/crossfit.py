@@ -48,10 +48,12 @@ def fold_assignment(labels: np.ndarray, folds: int, seed: int) -> np.ndarray:
     return out
 
 
-def crossfit_jobs(images_path: Path, train_rows: np.ndarray, y_train: np.ndarray, test_rows: np.ndarray, *,
-                  folds: int, cfg: TrainConfig, seed: int, scorer: str, embedder: str) -> list[ModelJob]:
-    """The K fold jobs (``fold0`` … predicting their held-out fold, then the test rows) and ``full``."""
-    fold = fold_assignment(y_train, folds, seed)
+def crossfit_jobs(images_path: Path, train_rows: np.ndarray, y_train: np.ndarray, test_rows: np.ndarray,
+                  fold: np.ndarray, *, cfg: TrainConfig, seed: int, scorer: str, embedder: str
+                  ) -> list[ModelJob]:
+    """The K fold jobs (``fold0`` … predicting their held-out fold, then the test rows) and ``full``;
+    ``fold`` is :func:`fold_assignment` of the train rows."""
+    folds = int(fold.max()) + 1
     n_rows = len(np.load(images_path, mmap_mode="r"))
     scorer_recipe = recipe_for(scorer, cfg)
     jobs = [
@@ -90,9 +92,9 @@ def crossfit(
 
     ``progress`` receives trained-sample counts, in total :func:`crossfit_work`.
     """
-    jobs = crossfit_jobs(images_path, train_rows, y_train, test_rows, folds=folds, cfg=cfg, seed=seed,
-                         scorer=scorer, embedder=embedder)
     fold = fold_assignment(y_train, folds, seed)
+    jobs = crossfit_jobs(images_path, train_rows, y_train, test_rows, fold, cfg=cfg, seed=seed, scorer=scorer,
+                         embedder=embedder)
     res = run_jobs(jobs, images_path, n_classes=n_classes, device=device, workers=workers, progress=progress)
     oof = np.zeros((len(y_train), n_classes), np.float32)
     test_probs = np.zeros((len(test_rows), n_classes), np.float32)

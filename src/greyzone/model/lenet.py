@@ -9,7 +9,8 @@ EMBEDDING_DIM = 84
 
 
 class LeNet5(nn.Module):
-    """Input (B, 1, 28, 28) → logits (B, n_classes); ``embed`` gives the 84-d penultimate tanh output."""
+    """Input (B, 1, 28, 28) → logits (B, n_classes); ``forward_embed`` also gives the 84-d penultimate tanh
+    output."""
 
     def __init__(self, n_classes: int = 10) -> None:
         super().__init__()
@@ -27,9 +28,6 @@ class LeNet5(nn.Module):
             nn.Tanh(),  # (B, 84)
         )
         self.head = nn.Linear(EMBEDDING_DIM, n_classes)  # (B, n_classes)
-
-    def embed(self, x: torch.Tensor) -> torch.Tensor:
-        return self.features(x)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x))

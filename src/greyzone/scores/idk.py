@@ -43,8 +43,8 @@ CORRECTION_CONFIDENCE = 0.9
 CORRECTION_NEIGHBOURS = 0.5
 
 POLICY = (
-    "idk-policy-v2: p_oof[label], training-dynamics confidence and kNN label agreement all < 0.5; "
-    "capped by idk_score"
+    "idk-policy-v3: p_oof[label], training-dynamics confidence and kNN label agreement all < 0.5; "
+    "capped by idk_score; relabel when p_oof[suggested] >= 0.9 and half the neighbours carry it"
 )
 #: Columns averaged into the label's support; a row uses those that are not NaN (``p_label`` is required).
 SUPPORT_COLUMNS: tuple[str, ...] = ("p_label", "cart_confidence", "knn_agreement")
