@@ -52,11 +52,11 @@ class Dataset:
     classes: tuple[str, ...]
     splits: dict[str, Split] = field(default_factory=dict)
     source: str = ""  # where it was read from, for the dataset card
+    notes: tuple[str, ...] = ()  # how the pixels were converted (image folders), logged and stored
 
     def head(self, limit: int | None) -> Dataset:
-        return Dataset(
-            self.name, self.classes, {k: s.head(limit) for k, s in self.splits.items()}, self.source
-        )
+        return Dataset(self.name, self.classes, {k: s.head(limit) for k, s in self.splits.items()},
+                       self.source, self.notes)
 
     @property
     def n_classes(self) -> int:
