@@ -135,7 +135,7 @@ def test_class_order_is_total_when_names_map_to_one_number(tmp_path, rng):
     import sys
 
     make_tree(tmp_path, {"train": {"01": ["a"], "1": ["b"], "2": ["c"], "x": ["d"], "IDK": ["e"]}}, rng)
-    code = f"from greyzone.sources import load_imagefolder; print(load_imagefolder({str(tmp_path)!r}).classes)"
+    code = f"import greyzone.sources as s; print(s.load_imagefolder({str(tmp_path)!r}).classes)"
     outs = {subprocess.run([sys.executable, "-c", code], env={**os.environ, "PYTHONHASHSEED": str(h)},
                            capture_output=True, text=True, check=True).stdout for h in range(6)}
     assert outs == {"('01', '1', '2', 'x', 'IDK')\n"}
