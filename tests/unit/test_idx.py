@@ -23,7 +23,7 @@ def pair(tmp_path, rng):
 
 def test_round_trip_raw_and_gz(pair):
     d, images, labels = pair
-    x, y = load_images_labels(d / "img", d / "lbl")
+    x, y = load_images_labels(d / "img", d / "lbl", n_classes=10)
     assert np.array_equal(x, images) and np.array_equal(y, labels) and y.dtype == np.int64
     (d / "img.gz").write_bytes(gzip.compress((d / "img").read_bytes()))
     assert np.array_equal(load_idx(d / "img.gz", expect_magic=MAGIC_IMAGES), images)
@@ -57,7 +57,7 @@ def test_count_mismatch(pair, tmp_path):
     d, _, labels = pair
     (d / "lbl").write_bytes(idx_bytes(labels[:4], MAGIC_LABELS))
     with pytest.raises(DataError, match="5 images but .*lbl has 4 labels"):
-        load_images_labels(d / "img", d / "lbl")
+        load_images_labels(d / "img", d / "lbl", n_classes=10)
 
 
 def test_corrupt_gzip(tmp_path):

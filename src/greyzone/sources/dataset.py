@@ -6,9 +6,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from greyzone.errors import ParameterError
+from greyzone.errors import DataError, ParameterError
 
 SPLITS: tuple[str, ...] = ("train", "test")
+#: Image size (H, W) the models read (:mod:`greyzone.model.architectures`).
+MODEL_INPUT = (28, 28)
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,39 @@ class Dataset:
         return Dataset(self.name, self.classes, {k: s.head(limit) for k, s in self.splits.items()},
                        self.source, self.notes)
 
+    def __post_init__(self) -> None:
+        for s in self.splits.values():
+            if len(s) and (s.labels.min() < 0 or s.labels.max() >= len(self.classes)):
+                raise ParameterError(f"split {s.name!r}: labels must be in [0, {len(self.classes)}) (one per "
+                                     f"class of {self.classes}), got {s.labels.min()}..{s.labels.max()}")
+
     @property
     def n_classes(self) -> int:
         return len(self.classes)
+
+    def check_trainable(self, folds: int) -> None:
+        """Refuse, before anything is written, data the pipeline cannot train on: no train split, images
+        other than :data:`MODEL_INPUT`, fewer than two classes in train, or a class with fewer train
+        samples than ``folds`` (stratified cross-fitting puts one in every fold)."""
+        train = self.splits.get("train")
+        where = self.source or self.name
+        if train is None or len(train) == 0:
+            raise DataError(f"{where}: no train samples")
+        for s in self.splits.values():
+            if s.images.shape[1:] != MODEL_INPUT:
+                h, w = s.images.shape[1:]
+                raise DataError(f"{where}: {s.name} images are {h}×{w} pixels; "
+                                f"greyzone's models read {MODEL_INPUT[0]}×{MODEL_INPUT[1]} grey images "
+                                f"(resize them)")
+        counts = np.bincount(train.labels, minlength=len(self.classes))
+        present = np.flatnonzero(counts)
+        if len(present) < 2:
+            only = ", ".join(repr(self.classes[c]) for c in present)
+            raise DataError(f"{where}: the train split holds one class only ({only}); greyzone needs at "
+                            f"least two classes to train a classifier")
+        few = [c for c in present if counts[c] < folds]
+        if few:
+            c = few[0]
+            raise DataError(f"{where}: class {self.classes[c]!r} has {counts[c]} train sample(s), fewer than "
+                            f"--folds {folds} (each fold needs one); lower --folds or add images"
+                            + (f" ({len(few) - 1} more such class(es))" if len(few) > 1 else ""))

@@ -62,10 +62,30 @@ def load_idx(path: Path, *, expect_magic: int) -> np.ndarray:
     return parse_idx(read_idx_bytes(path), expect_magic=expect_magic, source=str(path))
 
 
-def load_images_labels(images_path: Path, labels_path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """Images ``(N, rows, cols)`` uint8 and labels ``(N,)`` int64; the two counts must match."""
+def load_images_labels(images_path: Path, labels_path: Path, *, n_classes: int
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """Images ``(N ≥ 1, rows ≥ 1, cols ≥ 1)`` uint8 and labels ``(N,)`` int64 in ``[0, n_classes)``; the two
+    counts must match."""
     images = load_idx(images_path, expect_magic=MAGIC_IMAGES)
     labels = load_idx(labels_path, expect_magic=MAGIC_LABELS)
+    check_images_labels(images, labels, n_classes=n_classes, images_path=images_path, labels_path=labels_path)
+    return images, labels.astype(np.int64)
+
+
+def check_images_labels(images: np.ndarray, labels: np.ndarray, *, n_classes: int, images_path: Path,
+                        labels_path: Path) -> None:
+    """The checks IDX files need beyond their format: samples present, images not empty, labels one per image
+    and inside the class list."""
+    if images.ndim != 3:
+        raise DataError(f"{images_path}: images must have 3 dimensions (N, rows, cols), got {images.shape}")
+    if len(images) == 0:
+        raise DataError(f"{images_path}: holds no images (header says 0 samples)")
+    if images.shape[1] == 0 or images.shape[2] == 0:
+        raise DataError(f"{images_path}: images are {images.shape[1]}×{images.shape[2]} pixels (empty)")
     if len(images) != len(labels):
         raise DataError(f"{images_path}: {len(images)} images but {labels_path} has {len(labels)} labels")
-    return images, labels.astype(np.int64)
+    bad = np.flatnonzero(labels >= n_classes)
+    if len(bad):
+        i = int(bad[0])
+        raise DataError(f"{labels_path}: label {int(labels[i])} at position {i} is not a class "
+                        f"(expected 0..{n_classes - 1}; {len(bad)} such label(s))")

@@ -186,6 +186,6 @@ def load_fashion_mnist(data_dir: str | Path | None = None) -> Dataset:
             raise DataError(
                 f"{directory}: Fashion-MNIST {split} files not found (apt-get install dataset-fashion-mnist)"
             )
-        images, labels = load_images_labels(img_path, lbl_path)
+        images, labels = load_images_labels(img_path, lbl_path, n_classes=len(FASHION_CLASSES))
         splits[split] = Split(split, images, labels, np.arange(len(labels), dtype=np.int64))
     return Dataset("fashion-mnist", FASHION_CLASSES, splits, source=str(directory))
