@@ -15,6 +15,10 @@ class ChecksumError(DataError):
     """A downloaded or cached file does not have the expected SHA-256."""
 
 
+class CorruptFileError(DataError):
+    """A stored file (score table, array) is truncated or damaged; re-running rebuilds it."""
+
+
 class WorkspaceError(GreyzoneError):
     """A workspace is missing, from an incompatible version, or inconsistent."""
 

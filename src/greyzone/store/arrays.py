@@ -27,8 +27,20 @@ class ArrayStore:
         with atomic_path(self.path(name)) as tmp:
             np.save(tmp, np.ascontiguousarray(array))
 
+    def readable(self, name: str) -> bool:
+        """Present, with a valid header and as many bytes as the header promises (cheap: memory-mapped)."""
+        try:
+            self.load(name)
+        except WorkspaceError:
+            return False
+        return True
+
     def load(self, name: str, *, mmap: bool = True) -> np.ndarray:
         path = self.path(name)
         if not path.is_file():
             raise WorkspaceError(f"{path}: array {name!r} missing; run 'greyzone run' on this workspace")
-        return np.load(path, mmap_mode="r" if mmap else None)
+        try:
+            return np.load(path, mmap_mode="r" if mmap else None)
+        except (ValueError, OSError, EOFError) as e:  # truncated ("mmap length ...") or not an .npy file
+            raise WorkspaceError(f"{path}: array {name!r} is truncated or damaged ({e}); re-run "
+                                 f"'greyzone run' on this workspace to rebuild it") from e

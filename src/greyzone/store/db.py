@@ -2,11 +2,14 @@
 
 ``PRAGMA user_version`` is the schema version. The ``decisions`` table is append-only: triggers reject UPDATE
 and DELETE, and undo is a new row whose ``undoes`` points at the row it reverts. Connections use WAL and
-``synchronous=FULL`` so that a decision whose INSERT has committed survives the process being killed.
+``synchronous=FULL`` so that a decision whose INSERT has committed survives the process being killed. Every
+open runs ``PRAGMA quick_check``: a damaged file is refused (nothing more is written to it) with a message
+saying how to recover it.
 """
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -103,11 +106,21 @@ class Database:
         self._local = threading.local()
         self._opened: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
+        _check_writable(self.path)
         try:
             migrate(self.con, self.path)
+            problems = [r[0] for r in self.con.execute("PRAGMA quick_check(5)").fetchall()]
         except sqlite3.DatabaseError as e:
+            problems = [str(e)]
+        except BaseException:
             self.close()
-            raise WorkspaceError(f"{self.path}: not a readable greyzone database ({e})") from e
+            raise
+        if problems != ["ok"]:
+            self.close()
+            raise WorkspaceError(
+                f"{self.path}: database is damaged or not a greyzone database ({'; '.join(problems)}); "
+                f"greyzone will not write to it. Restore a backup, or recover what is readable with "
+                f"'sqlite3 {self.path.name} .recover | sqlite3 recovered.sqlite'")
 
     @property
     def con(self) -> sqlite3.Connection:
@@ -122,9 +135,16 @@ class Database:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """``BEGIN IMMEDIATE`` … ``COMMIT`` on this thread's connection; rollback on any error."""
+        """``BEGIN IMMEDIATE`` … ``COMMIT`` on this thread's connection; rollback on any error. Nested
+        transactions join the outer one (a read-then-write sequence commits as one)."""
         con = self.con
+        if getattr(self._local, "writing", False):  # nested: part of the enclosing write transaction
+            yield con
+            return
+        if con.in_transaction:
+            raise RuntimeError("a write transaction cannot start inside a read snapshot")
         con.execute("BEGIN IMMEDIATE")
+        self._local.writing = True
         try:
             yield con
             con.execute("COMMIT")
@@ -132,6 +152,8 @@ class Database:
             if con.in_transaction:
                 con.execute("ROLLBACK")
             raise
+        finally:
+            self._local.writing = False
 
     @contextmanager
     def snapshot(self) -> Iterator[sqlite3.Connection]:
@@ -152,6 +174,14 @@ class Database:
                 con.close()
             self._opened.clear()
         self._local = threading.local()
+
+
+def _check_writable(path: Path) -> None:
+    """greyzone writes to every workspace it opens (WAL, migrations, runs): say so when it cannot."""
+    for p in (path, path.parent):
+        if p.exists() and not os.access(p, os.W_OK):
+            raise WorkspaceError(f"{p}: workspace is read-only (no write permission); greyzone needs to "
+                                 f"write to it: fix the permissions or copy the workspace somewhere writable")
 
 
 def migrate(con: sqlite3.Connection, path: Path) -> None:

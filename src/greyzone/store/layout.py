@@ -17,6 +17,7 @@ class Layout:
         evaluation/evaluation.json  ``greyzone evaluate``'s result
         report.html                 ``greyzone report``
         curation.json               ``greyzone bench-curation``'s result (in the benchmark's root)
+        .greyzone-run.lock          held (flock) by the ``greyzone run`` using the workspace
     """
 
     root: Path
@@ -27,6 +28,10 @@ class Layout:
     @property
     def db(self) -> Path:
         return self.root / "greyzone.sqlite"
+
+    @property
+    def run_lock(self) -> Path:
+        return self.root / ".greyzone-run.lock"
 
     @property
     def arrays(self) -> Path:

@@ -39,6 +39,17 @@ class RunLog:
                 (utc_now(), status, json.dumps(timings), json.dumps(metrics), run_id),
             )
 
+    def mark_interrupted(self) -> int:
+        """Mark runs still ``running`` as ``interrupted`` (their process was killed); call it while holding
+        the workspace lock, so no live run is among them. Returns how many were marked."""
+        with self.db.transaction() as con:
+            return con.execute("UPDATE runs SET status = 'interrupted', finished_at = ? "
+                               "WHERE status = 'running'", (utc_now(),)).rowcount
+
+    def statuses(self) -> list[str]:
+        """The status of every run, oldest first."""
+        return [r[0] for r in self.db.con.execute("SELECT status FROM runs ORDER BY id")]
+
     def last(self) -> dict[str, Any] | None:
         """The newest finished run with its JSON columns decoded, or None."""
         row = self.db.con.execute(
@@ -64,8 +75,14 @@ class StageCache:
         return row[0] if row else None
 
     def is_fresh(self, name: str, key: str, arrays: list[str]) -> bool:
-        """The stage ran with ``key`` and every array it writes is present."""
-        return self.key(name) == key and all(self.arrays.has(a) for a in arrays)
+        """The stage ran with ``key`` and every array it writes is present and readable. When it is not, the
+        stored key is dropped, so outputs half-rewritten by a recomputation that gets interrupted are never
+        taken for the old key's."""
+        if self.key(name) == key and all(self.arrays.readable(a) for a in arrays):
+            return True
+        with self.db.transaction() as con:
+            con.execute("DELETE FROM stages WHERE name = ?", (name,))
+        return False
 
     def finish(self, name: str, key: str, seconds: float) -> None:
         with self.db.transaction() as con:

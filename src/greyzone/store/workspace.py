@@ -9,13 +9,14 @@ Samples are addressed by ``sid`` (0..N-1; train first, then test, each in origin
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from greyzone.errors import WorkspaceError
+from greyzone.errors import CorruptFileError, ParameterError, WorkspaceError
 from greyzone.sources.dataset import Dataset
 from greyzone.store.arrays import ArrayStore
 from greyzone.store.db import Database
@@ -46,7 +47,7 @@ class Workspace:
         self.arrays = ArrayStore(layout)
         self.runs = RunLog(db)
         self.stages = StageCache(db, self.arrays)
-        self.decisions = DecisionLog(db, self.samples, len(self.classes))
+        self.decisions = DecisionLog(db, self.samples, self.idk_label)  # relabels target the classes < IDK
 
     @property
     def path(self) -> Path:
@@ -54,62 +55,103 @@ class Workspace:
 
     # ------------------------------------------------------------------ opening
     @classmethod
-    def create(cls, path: str | Path, dataset: Dataset) -> Workspace:
-        """Create (or re-open, if it holds the same samples) the workspace for ``dataset``."""
-        layout = Layout(Path(path))
-        layout.root.mkdir(parents=True, exist_ok=True)
-        db = Database(layout.db)
-        splits = list(dataset.splits.values())
-        if db.con.execute("SELECT COUNT(*) FROM meta").fetchone()[0]:
-            ws = cls(layout, db)
-            ws._check_holds(dataset)
-            return ws
-        with db.transaction() as con:
-            con.executemany("INSERT INTO meta VALUES (?, ?)", [
-                ("format_version", FORMAT_VERSION), ("dataset", dataset.name),
-                ("classes", json.dumps(list(dataset.classes))), ("source", dataset.source),
-                ("created_at", utc_now()),
-            ])
-            sid = 0
-            for s in splits:
-                con.executemany("INSERT INTO samples VALUES (?, ?, ?, ?)", [
-                    (sid + i, s.name, int(ix), int(lb))
-                    for i, (ix, lb) in enumerate(zip(s.index, s.labels, strict=True))
-                ])
-                sid += len(s)
-        ws = cls(layout, db)
-        ws.arrays.save("images", np.concatenate([s.images for s in splits]))
-        return ws
+    def create(cls, path: str | Path, dataset: Dataset, *, log: Callable[[str], None] = lambda _m: None
+               ) -> Workspace:
+        """Create (or re-open, if it holds the same samples) the workspace for ``dataset``.
 
-    def _check_holds(self, dataset: Dataset) -> None:
+        Creation cannot be left half-made: ``images.npy`` is saved before the transaction that commits the
+        metadata and samples, so a store that has samples always had its images. A workspace whose images
+        array was lost or damaged anyway is repaired from ``dataset`` when the samples and labels match.
+        """
+        layout = Layout(Path(path))
+        make_root(layout.root)
+        if IDK_NAME in dataset.classes and dataset.classes[-1] != IDK_NAME:
+            raise ParameterError(f"dataset {dataset.name!r}: class {IDK_NAME!r} must be the last class, got "
+                                 f"{dataset.classes}")
+        db = Database(layout.db)
+        try:
+            if db.con.execute("SELECT COUNT(*) FROM meta").fetchone()[0]:
+                ws = cls(layout, db)
+                ws._check_holds(dataset, log)
+                return ws
+            ArrayStore(layout).save("images", np.concatenate([s.images for s in dataset.splits.values()]))
+            with db.transaction() as con:
+                con.executemany("INSERT INTO meta VALUES (?, ?)", [
+                    ("format_version", FORMAT_VERSION), ("dataset", dataset.name),
+                    ("classes", json.dumps(list(dataset.classes))), ("source", dataset.source),
+                    ("created_at", utc_now()), ("conversions", json.dumps(list(dataset.notes))),
+                ])
+                sid = 0
+                for s in dataset.splits.values():
+                    con.executemany("INSERT INTO samples VALUES (?, ?, ?, ?)", [
+                        (sid + i, s.name, int(ix), int(lb))
+                        for i, (ix, lb) in enumerate(zip(s.index, s.labels, strict=True))
+                    ])
+                    sid += len(s)
+            return cls(layout, db)
+        except BaseException:
+            db.close()
+            raise
+
+    def _check_holds(self, dataset: Dataset, log: Callable[[str], None]) -> None:
         splits = list(dataset.splits.values())
         n = sum(len(s) for s in splits)
         if self.dataset != dataset.name or self.classes != dataset.classes or len(self.samples()) != n:
             raise WorkspaceError(
-                f"{self.path}: holds dataset {self.dataset!r} with {len(self.samples())} samples, "
-                f"not {dataset.name!r} with {n}; use another --workspace"
+                f"{self.path}: holds dataset {self.dataset!r} with {len(self.samples())} samples and classes "
+                f"{list(self.classes)}, not {dataset.name!r} with {n} and {list(dataset.classes)}; use "
+                f"another --workspace"
             )
-        same = np.array_equal(
-            self.samples().label.to_numpy(), np.concatenate([s.labels for s in splits])
-        ) and np.array_equal(self.images(), np.concatenate([s.images for s in splits]))
-        if not same:
+        theirs = pd.DataFrame({"split": np.concatenate([[s.name] * len(s) for s in splits]),
+                               "index": np.concatenate([s.index for s in splits]),
+                               "label": np.concatenate([s.labels for s in splits])})
+        images = np.concatenate([s.images for s in splits])
+        if not self.samples()[["split", "index", "label"]].equals(theirs):
             raise WorkspaceError(
-                f"{self.path}: holds other images or labels than {dataset.name!r} ({dataset.source}); "
+                f"{self.path}: holds other samples or labels than {dataset.name!r} ({dataset.source}); "
+                f"use another --workspace"
+            )
+        try:
+            stored = self.images()
+        except WorkspaceError as e:  # lost or damaged: the samples match, so the dataset's pixels are its own
+            log(f"repairing the workspace: {e}; rebuilt from {dataset.source or dataset.name}")
+            self.arrays.save("images", images)
+            return
+        if not np.array_equal(stored, images):
+            raise WorkspaceError(
+                f"{self.path}: holds other images than {dataset.name!r} ({dataset.source}); "
                 f"use another --workspace"
             )
 
     @classmethod
     def open(cls, path: str | Path) -> Workspace:
+        """Open an existing workspace; refuse one whose stored outputs are missing or damaged (see
+        :meth:`check_outputs`)."""
         layout = Layout(Path(path))
         if not layout.db.is_file():
             raise WorkspaceError(
                 f"{layout.root}: not a greyzone workspace (no {layout.db.name}); run 'greyzone run' first"
             )
         db = Database(layout.db)
-        if db.con.execute("SELECT COUNT(*) FROM meta").fetchone()[0] == 0:
+        try:
+            if db.con.execute("SELECT COUNT(*) FROM meta").fetchone()[0] == 0:
+                raise WorkspaceError(f"{layout.db}: empty workspace database (an interrupted create?); run "
+                                     f"'greyzone run' on it again")
+            ws = cls(layout, db)
+            ws.check_outputs()
+        except BaseException:
             db.close()
-            raise WorkspaceError(f"{layout.db}: empty workspace database (an interrupted create?)")
-        return cls(layout, db)
+            raise
+        return ws
+
+    def check_outputs(self) -> None:
+        """The images, and after a finished run its stored outputs (``probs``, ``embeddings``,
+        ``scores.parquet``), are present and readable; else a :class:`WorkspaceError` naming the file."""
+        names = ["images"] + (["probs", "embeddings"] if self.runs.last() is not None else [])
+        for name in names:
+            self.arrays.load(name)
+        if self.runs.last() is not None:
+            self.scores()
 
     def close(self) -> None:
         self.db.close()
@@ -117,7 +159,9 @@ class Workspace:
     # ------------------------------------------------------------------ samples
     @property
     def idk_label(self) -> int:
-        return len(self.classes)
+        """The IDK label: ``len(classes)``, or the input class named ``IDK`` (last) when the data has one,
+        e.g. a greyzone export curated again: its IDK samples are already curated IDK; there is one IDK."""
+        return len(self.classes) - 1 if self.classes[-1:] == (IDK_NAME,) else len(self.classes)
 
     def label_name(self, label: int) -> str:
         return IDK_NAME if label == self.idk_label else self.classes[label]
@@ -164,4 +208,19 @@ class Workspace:
     def scores(self) -> pd.DataFrame:
         if not self.layout.scores.is_file():
             raise WorkspaceError(f"{self.layout.scores}: no scores yet; run 'greyzone run' first")
-        return pd.read_parquet(self.layout.scores)
+        try:
+            return pd.read_parquet(self.layout.scores)
+        except Exception as e:  # pyarrow raises ArrowInvalid, OSError, ... for a damaged file
+            raise CorruptFileError(f"{self.layout.scores}: damaged score table ({type(e).__name__}: {e}); "
+                                   f"re-run 'greyzone run' on this workspace to rewrite it") from e
+
+
+def make_root(root: Path) -> None:
+    """Create the workspace directory, or say clearly why it cannot be one."""
+    if root.exists() and not root.is_dir():
+        raise WorkspaceError(f"{root}: is a file, not a workspace directory; pass another --workspace")
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise WorkspaceError(f"{root}: cannot create the workspace directory ({e.strerror or e}); pass a "
+                             f"--workspace in a writable place") from e
