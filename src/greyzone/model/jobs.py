@@ -6,13 +6,16 @@ model always trains single-threaded with its own seed, the numbers do not depend
 seed gives the same models on a 2-core laptop and a 64-core server. On a GPU (``device`` ``cuda`` or ``mps``)
 one worker trains the models one after another on the device, with the images copied there once per model.
 
-Workers read the images from the workspace's memory-mapped ``images.npy``, so nothing large is pickled.
+Workers read the images from the workspace's memory-mapped ``images.npy``, so nothing large is pickled. A
+worker dies with its parent, even a ``kill -9``-ed one (``PR_SET_PDEATHSIG`` on Linux, and a stdin pipe it
+watches everywhere), and the temp folder of a killed run is removed by the next one.
 """
 
 from __future__ import annotations
 
 import os
 import pickle
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -44,6 +47,10 @@ class ModelJob:
     n_classes: int | None = None  # outputs of this model (default: the run_jobs argument)
     class_weight: tuple[float, ...] | None = None  # cross-entropy weight per class
 
+
+#: Temp folders of run_jobs are ``<tmp>/greyzone-train-<pid>-<random>``; the pid says whose they are.
+TEMP_PREFIX = "greyzone-train-"
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 #: Relative single-threaded training cost per sample and epoch, used only to balance workers. Measured once
 #: on this project's 2-core machine (6,000 MNIST images, one epoch, one thread): LeNet-5 2.7k samples/s,
@@ -128,14 +135,16 @@ def run_jobs(
     ``progress`` receives trained-sample counts.
     """
     workers = 1 if device != "cpu" else min(workers or usable_cpus(), len(jobs))
-    with tempfile.TemporaryDirectory(prefix="greyzone-train-") as tmp:
+    clean_stale_tempdirs()
+    with tempfile.TemporaryDirectory(prefix=f"{TEMP_PREFIX}{os.getpid()}-") as tmp:
         procs = []
         for w, bucket in enumerate(_assign(jobs, workers)):
             spec = Path(tmp) / f"worker{w}.pkl"
             with open(spec, "wb") as f:
                 pickle.dump((bucket, str(images_path), n_classes, device), f)
             proc = subprocess.Popen(
-                [sys.executable, "-m", "greyzone.model.jobs", str(spec)],
+                [sys.executable, "-m", "greyzone.model.jobs", str(spec), str(os.getpid())],
+                stdin=subprocess.PIPE,  # never written: the worker exits when it closes (the parent died)
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 text=True,
@@ -158,13 +167,56 @@ def run_jobs(
     return results
 
 
+def clean_stale_tempdirs() -> list[Path]:
+    """Remove ``greyzone-train-<pid>-*`` temp folders whose process is gone (a killed run's); return them."""
+    removed = []
+    for d in Path(tempfile.gettempdir()).glob(f"{TEMP_PREFIX}*-*"):
+        pid = d.name[len(TEMP_PREFIX):].split("-", 1)[0]
+        if d.is_dir() and pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(d, ignore_errors=True)
+            removed.append(d)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def _die_with_parent(parent: int) -> None:
+    """Tie this worker's life to ``parent``: the kernel kills it when the parent dies (Linux
+    ``PR_SET_PDEATHSIG``), and everywhere a thread exits when stdin, a pipe only the parent holds, closes."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent:  # the parent died before we could ask
+        os._exit(1)
+
+    def watch() -> None:
+        sys.stdin.read()
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
 def _relay(stream, progress: Callable[[int], None] | None) -> None:
     for line in stream:
         if progress is not None and line.startswith("progress "):
             progress(int(line.split()[1]))
 
 
-def _worker_main(spec_path: str) -> None:
+def _worker_main(spec_path: str, parent: int) -> None:
+    _die_with_parent(parent)
     with open(spec_path, "rb") as f:
         jobs, images_path, n_classes, device = pickle.load(f)
     pending = 0
@@ -188,4 +240,4 @@ if __name__ == "__main__":
     # Import under the package name so pickled ModelJob/JobResult refer to greyzone.model.jobs, not __main__.
     from greyzone.model.jobs import _worker_main as worker_main
 
-    worker_main(sys.argv[1])
+    worker_main(sys.argv[1], int(sys.argv[2]))
