@@ -102,6 +102,7 @@ class RunConfig:
                                              "suggested label instead of IDK.", affects_results=False)
 
     def __post_init__(self) -> None:
+        check_seed(self.seed, "seed", high=2**31)  # before anything is written; FAISS and torch take < 2**31
         check_int(self.folds, "folds", low=2, note="cross-fitting needs at least 2 folds")
         if self.limit is not None:
             check_int(self.limit, "limit", low=20, note="samples per split")

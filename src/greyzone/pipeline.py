@@ -18,7 +18,9 @@ import pandas as pd
 from greyzone.config import RunConfig, cache_key, cache_slice
 from greyzone.progress import Reporter
 from greyzone.sources.dataset import Dataset
-from greyzone.store.workspace import Workspace
+from greyzone.store.layout import Layout
+from greyzone.store.lock import workspace_lock
+from greyzone.store.workspace import Workspace, make_root
 
 STAGE_VERSION = {"train": 3, "neighbours": 1, "project": 2}
 TRAIN_ARRAYS = ["probs", "logits", "fold", "embeddings", "dyn_p_label", "dyn_margin", "full_model_probs"]
@@ -53,14 +55,22 @@ def run_pipeline(cfg: RunConfig, *, dataset: Dataset | None = None, progress: bo
                 else load_dataset(cfg.dataset, cfg.data_dir)
             )
         dataset = dataset.head(cfg.limit)
-        ws = Workspace.create(cfg.workspace, dataset)
-    run_id = ws.runs.start(cfg.to_dict(), package_versions())
-    try:
-        metrics = _run_stages(ws, cfg, rep, run_id)
-    except BaseException:
-        ws.runs.finish(run_id, timings=rep.timings, metrics={}, status="failed")
-        raise
-    ws.runs.finish(run_id, timings=rep.timings, metrics=metrics)
+        dataset.check_trainable(cfg.folds)
+        for note in dataset.notes:
+            rep.log(f"load: {note}")
+        layout = Layout(cfg.workspace)
+        make_root(layout.root)
+    with workspace_lock(layout.run_lock):  # one run per workspace; a second is refused with the holder's pid
+        ws = Workspace.create(layout.root, dataset, log=rep.log)
+        if n := ws.runs.mark_interrupted():
+            rep.log(f"{n} earlier run(s) had been killed; marked 'interrupted'")
+        run_id = ws.runs.start(cfg.to_dict(), package_versions())
+        try:
+            metrics = _run_stages(ws, cfg, rep, run_id)
+        except BaseException:
+            ws.runs.finish(run_id, timings=rep.timings, metrics={}, status="failed")
+            raise
+        ws.runs.finish(run_id, timings=rep.timings, metrics=metrics)
     return ws
 
 
@@ -226,17 +236,20 @@ def _record_proposals(ws: Workspace, table: pd.DataFrame, run_id: int, policy: s
     suggested = np.full(len(sids), -1, np.int64)
     if relabel.any():
         suggested[relabel] = table.suggested_label.to_numpy()[relabel].astype(np.int64)
-    eff = ws.decisions.in_force(source="auto")
-    now = {int(s): (a, int(lb) if a == "relabel" else -1)
-           for s, a, lb in zip(eff.sid, eff.action, eff.label, strict=True) if a != "keep"}
-    want = {int(s): (str(a), int(lb)) for s, a, lb in zip(sids, action, suggested, strict=True) if a}
-    changed = {s: p for s, p in want.items() if now.get(s) != p}
+    to_idk = relabel & (suggested == ws.idk_label)  # "relabel as the input's IDK class" is an IDK proposal
+    action[to_idk], suggested[to_idk] = "idk", -1
     author = {"source": "auto", "author": "greyzone", "run_id": run_id}
-    if new_idk := sorted(s for s, (a, _) in changed.items() if a == "idk"):
-        ws.decisions.append(new_idk, "idk", reason=policy, **author)
-    for label in sorted({lb for a, lb in changed.values() if a == "relabel"}):
-        new = sorted(s for s, p in changed.items() if p == ("relabel", label))
-        ws.decisions.append(new, "relabel", label=label, **author,
-                            reason=f"{policy}; confident correction → {ws.label_name(label)}")
-    if dropped := sorted(set(now) - set(want)):
-        ws.decisions.append(dropped, "keep", reason=f"no longer proposed ({policy})", **author)
+    with ws.db.transaction():  # read and write as one: a concurrent run cannot double-insert
+        eff = ws.decisions.in_force(source="auto")
+        now = {int(s): (a, int(lb) if a == "relabel" else -1)
+               for s, a, lb in zip(eff.sid, eff.action, eff.label, strict=True) if a != "keep"}
+        want = {int(s): (str(a), int(lb)) for s, a, lb in zip(sids, action, suggested, strict=True) if a}
+        changed = {s: p for s, p in want.items() if now.get(s) != p}
+        if new_idk := sorted(s for s, (a, _) in changed.items() if a == "idk"):
+            ws.decisions.append(new_idk, "idk", reason=policy, **author)
+        for label in sorted({lb for a, lb in changed.values() if a == "relabel"}):
+            new = sorted(s for s, p in changed.items() if p == ("relabel", label))
+            ws.decisions.append(new, "relabel", label=label, **author,
+                                reason=f"{policy}; confident correction → {ws.label_name(label)}")
+        if dropped := sorted(set(now) - set(want)):
+            ws.decisions.append(dropped, "keep", reason=f"no longer proposed ({policy})", **author)

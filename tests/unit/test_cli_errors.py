@@ -26,7 +26,7 @@ def snapshot(root):
     return {
         str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
         for p in sorted(root.rglob("*"))
-        if p.is_file() and not p.name.endswith(("-wal", "-shm"))
+        if p.is_file() and not p.name.endswith(("-wal", "-shm", ".lock"))  # the lock file says who ran last
     }
 
 
@@ -132,10 +132,10 @@ def test_unknown_dataset(workspace):
 
 
 def test_other_dataset_in_existing_workspace(workspace, tmp_path, rng):
-    make_tree(tmp_path / "tree", {"train": {"0": ["1", "2"]}}, rng)
+    make_tree(tmp_path / "tree", {"train": {"0": ["1", "2"], "1": ["3", "4"]}}, rng)
     check_run_fails(
         workspace,
-        ["--dataset", "imagefolder", "--data-dir", tmp_path / "tree"],
+        ["--dataset", "imagefolder", "--data-dir", tmp_path / "tree", "--folds", "2"],
         "holds dataset 'tiny' with 9 samples",
     )
 

@@ -60,7 +60,7 @@ def test_newer_schema_refused(ws):
 
 def test_corrupt_database(tmp_path):
     (tmp_path / "greyzone.sqlite").write_bytes(b"this is not sqlite" * 100)
-    with pytest.raises(WorkspaceError, match="greyzone.sqlite: not a readable greyzone database"):
+    with pytest.raises(WorkspaceError, match="greyzone.sqlite: database is damaged or not a greyzone"):
         Workspace.open(tmp_path)
 
 

@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import errno
 import functools
 import json
+import sqlite3
 from pathlib import Path
 from typing import Annotated
 
@@ -38,10 +40,27 @@ def friendly_errors(fn):
         try:
             return fn(*args, **kwargs)
         except GreyzoneError as e:
-            err.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
+            _fail(str(e))
+            raise typer.Exit(2) from e
+        except OSError as e:  # a full disk is the machine's state, not a bug; anything else stays a traceback
+            if e.errno not in (errno.ENOSPC, errno.EDQUOT):
+                raise
+            where = f" while writing {e.filename}" if e.filename else ""
+            _fail(f"disk full{where} ({e.strerror}); free some space and run the command again (finished "
+                  f"stages, decisions and the previous export are kept)")
+            raise typer.Exit(2) from e
+        except sqlite3.OperationalError as e:
+            if "disk is full" not in str(e):
+                raise
+            _fail(f"disk full while writing the workspace database ({e}); free some space and run the "
+                  f"command again (committed decisions are kept)")
             raise typer.Exit(2) from e
 
     return wrapper
+
+
+def _fail(message: str) -> None:
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
 
 
 def _version(value: bool) -> None:
@@ -160,7 +179,7 @@ def review(
     host: Annotated[
         str, typer.Option(help="Interface to bind (anything but 127.0.0.1 exposes your data).")
     ] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port (0 = pick a free one).")] = 8765,
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port (0 = pick a free one).")] = 8765,
     author: Annotated[
         str | None, typer.Option(help="Name recorded with decisions (default: OS user).")
     ] = None,

@@ -18,7 +18,9 @@ def print_summary(ws: Workspace, console: Console) -> None:
     if cf.get("fold_accuracy"):
         folds = ", ".join(f"{a:.4f}" for a in cf["fold_accuracy"])
         console.print(f"[bold]held-out fold accuracy[/]: {folds}")
-        console.print(f"[bold]test accuracy[/] (mean of fold models): {cf['test_accuracy_fold_mean']:.4f}")
+        if cf.get("test_accuracy_fold_mean") is not None:  # None: the data has no test split
+            mean = cf["test_accuracy_fold_mean"]
+            console.print(f"[bold]test accuracy[/] (mean of fold models): {mean:.4f}")
     if m.get("embed", {}).get("full_model_test_accuracy") is not None:
         console.print(
             f"[bold]test accuracy[/] (embedding model, trained on all train): "
