@@ -303,3 +303,21 @@ def test_input_idk_class_is_greyzones_idk(tmp_path):
     _record_proposals(ws, pd.DataFrame({"sid": np.arange(6), "proposed_action": ["relabel"] + [""] * 5,
                                         "suggested_label": [2, 0, 0, 0, 0, 0]}), 1, "p")
     assert ws.decisions.history(source="auto").action.tolist() == ["idk"]  # "relabel as IDK" is IDK
+
+
+def test_summary_of_a_train_only_run(tmp_path):
+    """A train-only image folder crashed in the summary after run and export had succeeded."""
+    import io
+
+    from rich.console import Console
+
+    from greyzone.cli.summary import print_summary
+
+    ws = finished_workspace(tmp_path / "ws")
+    ws.runs.finish(ws.runs.start({}, {}), timings={"train": 1.0}, metrics={
+        "crossfit": {"fold_accuracy": [0.5, 0.6], "test_accuracy_fold_mean": None},
+        "embed": {"full_model_test_accuracy": None}, "idk_proposed": {"train": {}}})
+    out = io.StringIO()
+    print_summary(ws, Console(file=out, width=200))
+    text = out.getvalue()
+    assert "held-out fold accuracy: 0.5000, 0.6000" in text and "test accuracy" not in text
