@@ -9,8 +9,6 @@ import numpy as np
 from greyzone.errors import DataError, ParameterError
 
 SPLITS: tuple[str, ...] = ("train", "test")
-#: Image size (H, W) the models read (:mod:`greyzone.model.architectures`).
-MODEL_INPUT = (28, 28)
 
 
 @dataclass(frozen=True)
@@ -71,19 +69,14 @@ class Dataset:
         return len(self.classes)
 
     def check_trainable(self, folds: int) -> None:
-        """Refuse, before anything is written, data the pipeline cannot train on: no train split, images
-        other than :data:`MODEL_INPUT`, fewer than two classes in train, or a class with fewer train
-        samples than ``folds`` (stratified cross-fitting puts one in every fold)."""
+        """Refuse, before anything is written, data the pipeline cannot train on: no train split, fewer than
+        two classes in train, or a class with fewer train samples than ``folds`` (stratified cross-fitting
+        puts one in every fold). Images of another size than 28×28 are resized for the models only
+        (:func:`greyzone.model.train.to_tensor`)."""
         train = self.splits.get("train")
         where = self.source or self.name
         if train is None or len(train) == 0:
             raise DataError(f"{where}: no train samples")
-        for s in self.splits.values():
-            if s.images.shape[1:] != MODEL_INPUT:
-                h, w = s.images.shape[1:]
-                raise DataError(f"{where}: {s.name} images are {h}×{w} pixels; "
-                                f"greyzone's models read {MODEL_INPUT[0]}×{MODEL_INPUT[1]} grey images "
-                                f"(resize them)")
         counts = np.bincount(train.labels, minlength=len(self.classes))
         present = np.flatnonzero(counts)
         if len(present) < 2:
