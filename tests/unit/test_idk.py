@@ -38,13 +38,16 @@ def test_hand_computed_scores():
     )
     # support: mean(.2,.4,.3)=.3 twice; mean(.9,.7)=.8 (cart missing, e.g. the test split); 1
     np.testing.assert_allclose(label_support(t), [0.3, 0.3, 0.8, 1.0])
-    # 1 − support·(1 − ½·H/ln 10): .7; 1 − .3·.5 = .85; 1 − .8·.75 = .4; 0
-    np.testing.assert_allclose(idk_score(t, n_classes=10), [0.7, 0.85, 0.4, 0.0])
+    # 1 − support·(1 − H/ln 10): .7; 1 − .3·0 = 1; 1 − .8·.5 = .6; 0
+    np.testing.assert_allclose(idk_score(t, n_classes=10), [0.7, 1.0, 0.6, 0.0])
+    # with entropy_weight ½: 1 − support·(1 − ½·H/ln 10): .7; 1 − .3·.5 = .85; 1 − .8·.75 = .4; 0
+    np.testing.assert_allclose(idk_score(t, n_classes=10, entropy_weight=0.5), [0.7, 0.85, 0.4, 0.0])
 
 
 def test_missing_views_fall_back_to_p_label():
     t = _table(p=[0.1, 0.6], h=[LN10, 0.0])
-    np.testing.assert_allclose(idk_score(t, n_classes=10), [1 - 0.1 * 0.5, 0.4])
+    np.testing.assert_allclose(idk_score(t, n_classes=10), [1.0, 0.4])  # a uniform prediction: no clarity
+    np.testing.assert_allclose(idk_score(t, n_classes=10, entropy_weight=0.5), [1 - 0.1 * 0.5, 0.4])
     np.testing.assert_allclose(idk_score(t, n_classes=10, entropy_weight=0.0), [0.9, 0.4])
 
 
@@ -58,10 +61,10 @@ def test_confident_errors_keep_their_order():
 
 
 def test_n_classes_from_attrs_and_inferred():
-    t = _table(p=[0.5], h=[math.log(3)])
+    t = _table(p=[0.5], h=[math.log(3) / 2])
     t.attrs["n_classes"] = 3
     assert idk_score(t) == pytest.approx([1 - 0.5 * 0.5])
-    t2 = _table(p=[0.5], h=[math.log(3)]).assign(label=[2], pred=[1])  # smallest C consistent: 3
+    t2 = _table(p=[0.5], h=[math.log(3) / 2]).assign(label=[2], pred=[1])  # smallest C consistent: 3
     assert idk_score(t2) == pytest.approx([0.75])
 
 

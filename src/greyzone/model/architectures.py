@@ -8,7 +8,7 @@ and the neighbours. ``--scorer`` and ``--embedder`` pick a name of :data:`ARCHIT
   penultimate layer), Adam at a constant rate, no augmentation: the embedder, and ``--scorer lenet5``
   reproduces greyzone 0.1.0's scorer.
 * ``cnn``: a small BatchNorm CNN (two 5×5 convolutions of 16 and 32 channels, each BatchNorm → ReLU → 2×2
-  max-pool, dropout 0.2, a linear head), ±2-pixel random shifts, a one-cycle schedule, 3 epochs, and
+  max-pool, dropout 0.2, a linear head), ±2-pixel random shifts, a one-cycle schedule, 5 epochs, and
   test-time augmentation (mean softmax over the image and its four 1-pixel shifts). Its embedding is the last
   feature map average-pooled to 2×2 (128-d).
 
@@ -82,7 +82,9 @@ class Architecture:
 
 ARCHITECTURES: dict[str, Architecture] = {
     "lenet5": Architecture("lenet5", LeNet5, Recipe(epochs=6, batch_size=128, lr=3e-3)),
-    "cnn": Architecture("cnn", SmallCNN, Recipe(epochs=3, batch_size=128, lr=3e-3, schedule="onecycle",
+    # 5 epochs, not 3: on the planted-problem benchmark (seed 0) every kind's AP rose (blends .510 → .543,
+    # OOD .830 → .861 at entropy weight 0.75) for 67% more fold-training time; see README "IDK policy"
+    "cnn": Architecture("cnn", SmallCNN, Recipe(epochs=5, batch_size=128, lr=3e-3, schedule="onecycle",
                                                 shift=2, tta=True)),
 }
 

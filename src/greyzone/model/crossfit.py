@@ -1,6 +1,7 @@
 """Cross-fitting: K fold models of the *scorer* give every train sample out-of-sample probabilities (and the
-test split the mean of the K); the *embedder*, trained once on all train samples, embeds every sample and
-records its training dynamics. All K + 1 models train in parallel (:mod:`.jobs`).
+test split the mean of the K) and record its training dynamics while the K − 1 others train on it; the
+*embedder*, trained once on all train samples, embeds every sample. All K + 1 models train in parallel
+(:mod:`.jobs`).
 
 Fold model k has seed ``seed * 1000 + k``; the embedder ``seed * 1000 + K``.
 """
@@ -30,7 +31,7 @@ class CrossFit:
     fold_accuracy: list[float]  # held-out accuracy of each fold model
     full_logits: np.ndarray  # (N, C) embedding model's logits for every row of the image file
     embeddings: np.ndarray  # (N, 84) embedding model's penultimate layer for every row
-    dynamics: Dynamics  # embedding model's training dynamics, (N_train, epochs)
+    dynamics: Dynamics  # scorer's training dynamics, (N_train, epochs): mean over the K − 1 fold models
 
 
 def fold_assignment(labels: np.ndarray, folds: int, seed: int) -> np.ndarray:
@@ -58,11 +59,12 @@ def crossfit_jobs(images_path: Path, train_rows: np.ndarray, y_train: np.ndarray
     scorer_recipe = recipe_for(scorer, cfg)
     jobs = [
         ModelJob(f"fold{k}", train_rows[fold != k], y_train[fold != k],
-                 np.concatenate([train_rows[fold == k], test_rows]), seed * 1000 + k, scorer, scorer_recipe)
+                 np.concatenate([train_rows[fold == k], test_rows]), seed * 1000 + k, scorer, scorer_recipe,
+                 record=True)
         for k in range(folds)
     ]
     jobs.append(ModelJob("full", train_rows, y_train, np.arange(n_rows), seed * 1000 + folds, embedder,
-                         recipe_for(embedder, cfg), embed=True, record=True))
+                         recipe_for(embedder, cfg), embed=True))
     return jobs
 
 
@@ -106,6 +108,22 @@ def crossfit(
         test_probs += softmax(logits[len(held) :]) / folds
         fold_acc.append(float((oof[held].argmax(1) == y_train[held]).mean()))
     full = res["full"]
-    return CrossFit(
-        oof, test_probs, fold, fold_acc, full.logits, full.embeddings, Dynamics(full.p_label, full.margin)
-    )
+    return CrossFit(oof, test_probs, fold, fold_acc, full.logits, full.embeddings,
+                    fold_dynamics([res[f"fold{k}"] for k in range(folds)], fold))
+
+
+def fold_dynamics(fold_results: list, fold: np.ndarray) -> Dynamics:
+    """Per train sample and epoch, the mean over the fold models that trained on it (all but the one that holds
+    it out) of its p[label] and logit margin: ``d[i, e] = mean_{k ≠ fold[i]} d_k[i, e]``.
+
+    ``fold_results[k]`` holds fold model k's dynamics in the order of its training rows
+    (``flatnonzero(fold != k)``)."""
+    folds = len(fold_results)
+    epochs = fold_results[0].p_label.shape[1]
+    p_label = np.zeros((len(fold), epochs), np.float64)
+    margin = np.zeros_like(p_label)
+    for k, r in enumerate(fold_results):
+        rows = np.flatnonzero(fold != k)
+        p_label[rows] += r.p_label
+        margin[rows] += r.margin
+    return Dynamics((p_label / (folds - 1)).astype(np.float32), (margin / (folds - 1)).astype(np.float32))

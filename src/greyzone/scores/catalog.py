@@ -73,15 +73,19 @@ COLUMNS: tuple[Column, ...] = (
     Column("suggested_label", "class", "suggested label", "0..C−1", None,
            "cleanlab's suggested label (argmax of the out-of-sample probabilities)", "`argmax p`"),
     Column("aum", "score", "AUM", "ℝ", "low",
-           "area under the margin over training epochs (Pleiss et al. 2020)",
-           "mean over epochs of `z_y − max_{j≠y} z_j` (logits; Pleiss et al. 2020)", train_only=True),
+           "area under the margin over training epochs of the scorer's fold models that trained on the sample "
+           "(Pleiss et al. 2020)",
+           "mean over epochs and the K − 1 scorer fold models that trained on the sample of "
+           "`z_y − max_{j≠y} z_j` (logits; Pleiss et al. 2020)", train_only=True),
     Column("cart_confidence", "score", "cartography confidence", "[0, 1]", "low",
-           "mean p(label) over training epochs (Swayamdipta et al. 2020)",
-           "mean over epochs of `p_y` (Swayamdipta et al. 2020)",
+           "mean p(label) over training epochs of the scorer's fold models that trained on the sample "
+           "(Swayamdipta et al. 2020)",
+           "mean over epochs and the K − 1 scorer fold models that trained on the sample of `p_y` "
+           "(Swayamdipta et al. 2020)",
            train_only=True),
     Column("cart_variability", "score", "cartography variability", "[0, 1]", "high",
            "spread of p(label) over training epochs (Swayamdipta et al. 2020)",
-           "std over epochs of `p_y` (Swayamdipta et al. 2020)",
+           "std over epochs of `p_y` (mean over the K − 1 scorer fold models; Swayamdipta et al. 2020)",
            train_only=True),
     Column("idk_score", "score", "IDK score", "[0, 1]", "high",
            "1 − support·(1 − ½·H/ln C); support = mean of out-of-fold p(label), cartography confidence and "

@@ -69,7 +69,7 @@ def score_table(
 
     ``probs`` (N, C) out-of-sample softmax, ``labels`` (N,), ``embeddings`` (N, D). ``split`` (default: all
     ``"train"``) and ``index`` (default: position within the split) identify samples. ``dyn_p_label`` /
-    ``dyn_margin`` (N_train, epochs) are the embedder's training dynamics of the train split, in train-row
+    ``dyn_margin`` (N_train, epochs) are the scorer's training dynamics of the train split, in train-row
     order; without them ``aum`` and the cartography columns are NaN. ``projections`` maps ``"pca"`` /
     ``"umap"`` to (N, 2) coordinates (NaN when absent). ``idk_cap``: see
     :func:`greyzone.scores.idk.idk_proposed`.
