@@ -45,6 +45,51 @@ def copy_workspace(src: Path, dest: Path) -> Path:
     return dest
 
 
+def make_synthetic(path: Path, *, seed: int = 0) -> None:
+    """A full-size workspace in about a minute, without training: real MNIST images and labels (70,000),
+    model outputs drawn from a class-mixture (embeddings = class centre + noise, 3 % of labels flipped, probs
+    a softmax of the distances to the centres), then greyzone's own kNN graph, scores, proposals and PCA.
+    Only for timing the app: its scores mean nothing."""
+    import numpy as np
+
+    from greyzone.pipeline import save_neighbours, workspace_score_table
+    from greyzone.projections import pca_2d
+    from greyzone.sources.mnist import load_mnist
+    from greyzone.store.workspace import Workspace
+
+    ds = load_mnist(download=False)
+    ws = Workspace.create(path, ds)
+    try:
+        ws.arrays.save("images", np.concatenate([s.images for s in ds.splits.values()]))
+        labels = ws.samples().label.to_numpy()
+        rng = np.random.default_rng(seed)
+        n, c = len(labels), len(ds.classes)
+        truth = np.where(rng.random(n) < 0.03, rng.integers(0, c, n), labels)
+        centres = rng.normal(size=(c, 84)).astype(np.float32) * 3
+        emb = centres[truth] + rng.normal(size=(n, 84)).astype(np.float32) * rng.uniform(0.5, 2.5, (n, 1))
+        d2 = ((emb[:, None, :] - centres[None]) ** 2).sum(-1)
+        logits = -(d2 - d2.min(1, keepdims=True)) / 20
+        probs = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+        n_train = len(ds.splits["train"])
+        ws.arrays.save("probs", probs.astype(np.float32))
+        ws.arrays.save("embeddings", emb.astype(np.float32))
+        p_label = probs[np.arange(n_train), labels[:n_train]][:, None] * np.linspace(0.6, 1, 5)
+        ws.arrays.save("dyn_p_label", p_label.astype(np.float32))
+        ws.arrays.save("dyn_margin", (2 * p_label - 1).astype(np.float32))
+        save_neighbours(ws)
+        ws.arrays.save("pca", pca_2d(emb, random_state=seed))
+        ws.arrays.save("umap", np.full((n, 2), np.nan, np.float32))
+        table = workspace_score_table(ws, idk_cap=0.02, random_state=seed)
+        for action in ("idk", "relabel"):
+            rows = table[table.proposed_action == action]
+            for label, group in rows.groupby("suggested_label") if action == "relabel" else [(None, rows)]:
+                ws.decisions.append(group.sid.tolist(), action, label=None if label is None else int(label),
+                                    source="auto", author="greyzone", reason="synthetic")
+        ws.write_scores(table)
+    finally:
+        ws.close()
+
+
 def start_server(workspace: Path) -> tuple[subprocess.Popen, str, float]:
     start = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "greyzone.cli", "review", "--workspace", str(workspace),

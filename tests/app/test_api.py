@@ -57,7 +57,8 @@ def test_plotly_is_served_from_the_wheel(client):
 
 
 def test_foreign_host_header_is_rejected(client):
-    assert client.get("/", headers={"Host": "evil.example:8765"}).status_code == 400
+    r = client.get("/", headers={"Host": "evil.example:8765"})
+    assert r.status_code == 403 and "--allow-host evil.example" in r.text
     assert client.get("/", headers={"Host": "localhost:8765"}).status_code == 200
 
 
