@@ -49,7 +49,8 @@ def test_the_token_url_sets_an_httponly_strict_cookie_and_drops_the_token(expose
     assert exposed.get("/api/meta").status_code == 200
     r = exposed.post("/api/decisions", json={"sids": [1], "action": "idk"})
     assert r.status_code == 403  # the cookie alone does not write: the page's header is needed too
-    r = exposed.post("/api/decisions", json={"sids": [1], "action": "idk"}, headers={"X-Greyzone-Token": TOKEN})
+    r = exposed.post("/api/decisions", json={"sids": [1], "action": "idk"},
+                     headers={"X-Greyzone-Token": TOKEN})
     assert r.status_code == 200
 
 

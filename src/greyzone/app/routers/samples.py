@@ -15,10 +15,6 @@ from greyzone.store.decisions import STATUS_NAMES
 router = APIRouter(prefix="/api", tags=["samples"])
 
 
-def _not_modified(request: Request, etag: str) -> bool:
-    return request.headers.get("if-none-match") == etag
-
-
 @router.get("/meta")
 def meta(state: State) -> dict:
     ws = state.ws
@@ -34,13 +30,10 @@ def meta(state: State) -> dict:
 
 @router.get("/columns", response_class=Response,
             responses={200: {"content": {"application/octet-stream": {}}}})
-def columns(request: Request, state: State) -> Response:
-    """All score columns and map coordinates as typed arrays (binary, see ``greyzone.app.columnar``)."""
-    etag = f'"cols-{state.version}"'
-    headers = {"ETag": etag, "Cache-Control": "no-cache"}
-    if _not_modified(request, etag):
-        return Response(status_code=304, headers=headers)
-    return Response(state.columns_blob, media_type="application/octet-stream", headers=headers)
+def columns(request: Request) -> Response:
+    """All score columns and map coordinates as typed arrays (binary, see ``greyzone.app.columnar``); gzip
+    when the client takes it, revalidated by ETag."""
+    return request.app.state.columns.response(request)
 
 
 def _clean(value):
