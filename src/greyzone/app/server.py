@@ -31,21 +31,10 @@ from greyzone.app.state import database_problem, load_state
 from greyzone.errors import GreyzoneError
 from greyzone.store.workspace import Workspace
 
-CSP = ("default-src 'self'; script-src 'self' 'unsafe-eval'; style-src 'self' 'unsafe-inline'; "
-       "img-src 'self' data: blob:; connect-src 'self'; worker-src 'self' blob:; frame-ancestors 'none'; "
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+       "img-src 'self' data: blob:; connect-src 'self'; frame-ancestors 'none'; "
        "base-uri 'none'; form-action 'none'")
 MAX_ERRORS = 20  # validation errors listed in one 422 answer
-
-
-def plotly_js_path() -> Path:
-    """plotly.min.js as shipped inside the ``plotly`` Python wheel (never copied into this repository)."""
-    import plotly
-
-    path = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
-    if not path.is_file():
-        raise GreyzoneError(f"{path} not found: the installed plotly wheel lacks plotly.min.js; "
-                            f"reinstall it with 'pip install --force-reinstall plotly'")
-    return path
 
 
 def static_files() -> dict[str, tuple[bytes, str]]:
@@ -137,7 +126,6 @@ def create_app(workspace: Workspace, *, token: str, author: str | None = None, l
     page = (page.replace("{{TOKEN}}", html.escape(token)).replace("{{VERSION}}", state.version)
             .replace("{{TITLE}}", html.escape(f"greyzone · {workspace.dataset} · {workspace.path.name}")))
     assets = {name: Asset(data, kind) for name, (data, kind) in files.items()}
-    plotly = Asset(plotly_js_path().read_bytes(), "text/javascript", cache="public, max-age=604800")
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def index() -> HTMLResponse:
@@ -148,10 +136,6 @@ def create_app(workspace: Workspace, *, token: str, author: str | None = None, l
         if name not in assets:
             raise HTTPException(404, "no such static file")
         return assets[name].response(request)
-
-    @app.get("/vendor/plotly.min.js", include_in_schema=False)
-    def plotly_js(request: Request) -> Response:
-        return plotly.response(request)
 
     return app
 
