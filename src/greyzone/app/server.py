@@ -58,24 +58,21 @@ def static_files() -> dict[str, tuple[bytes, str]]:
 
 
 class Asset:
-    """A response body that never changes while the server runs: its ETag and its gzip form, made once."""
+    """A response body that never changes while the server runs: its ETag and its gzip form, both made once
+    at startup (level 1 for the 5.7 MB columns of 70,000 samples: 86 ms, 29 % of the size; level 6 took 3×
+    as long for 28 %)."""
 
-    def __init__(self, data: bytes, kind: str, *, cache: str = "no-cache") -> None:
+    def __init__(self, data: bytes, kind: str, *, cache: str = "no-cache", level: int = 9) -> None:
         self.data, self.kind, self.cache = data, kind, cache
         self.etag = f'"{hashlib.sha256(data).hexdigest()[:16]}"'
-        self._gz: bytes | None = None
-
-    def gz(self) -> bytes:
-        if self._gz is None:  # deterministic bytes (mtime 0), compressed on first use
-            self._gz = gzip.compress(self.data, compresslevel=6, mtime=0)
-        return self._gz
+        self.gz = gzip.compress(data, compresslevel=level, mtime=0) if len(data) > 1024 else data
 
     def response(self, request: Request) -> Response:
         headers = {"ETag": self.etag, "Cache-Control": self.cache, "Vary": "Accept-Encoding"}
         if request.headers.get("if-none-match") == self.etag:
             return Response(status_code=304, headers=headers)
         if "gzip" in request.headers.get("accept-encoding", "") and len(self.data) > 1024:
-            return Response(self.gz(), media_type=self.kind, headers={**headers, "Content-Encoding": "gzip"})
+            return Response(self.gz, media_type=self.kind, headers={**headers, "Content-Encoding": "gzip"})
         return Response(self.data, media_type=self.kind, headers=headers)
 
 
@@ -102,7 +99,12 @@ def create_app(workspace: Workspace, *, token: str, author: str | None = None, l
                   openapi_url="/api/openapi.json")
     app.state.gz = state
     app.state.thumb = images.thumbnail_cache(state)
-    app.state.columns = Asset(state.columns_blob, "application/octet-stream")
+    app.state.columns = Asset(state.columns_blob, "application/octet-stream", level=1)
+    state.meta = samples.workspace_meta(state)
+    try:
+        decisions.state_blob_now(state)  # the first page load finds it ready
+    except sqlite3.Error:
+        pass  # a damaged log: /api/state and every write answer 503 saying so
     for router in (samples.router, images.router, decisions.router, export.router):
         app.include_router(router)
     app.add_exception_handler(RequestValidationError, _validation_error)

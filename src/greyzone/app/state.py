@@ -37,6 +37,8 @@ class AppState:
     columns_blob: bytes
     version: str
     export_lock: threading.Lock = field(default_factory=threading.Lock)
+    state_cache: tuple[int, bytes] | None = None  # (newest decision id, encoded decision state)
+    meta: dict = field(default_factory=dict)  # /api/meta, made once
 
     @property
     def n(self) -> int:

@@ -8,7 +8,7 @@ import numpy as np
 from fastapi import APIRouter, Request, Response
 
 from greyzone.app.routers.decisions import history_rows
-from greyzone.app.state import State
+from greyzone.app.state import AppState, State
 from greyzone.scores.catalog import PROJECTION_COLUMNS
 from greyzone.store.decisions import STATUS_NAMES
 
@@ -17,6 +17,11 @@ router = APIRouter(prefix="/api", tags=["samples"])
 
 @router.get("/meta")
 def meta(state: State) -> dict:
+    """Dataset, classes, splits, status names, the author and the data version (fixed while serving)."""
+    return state.meta
+
+
+def workspace_meta(state: AppState) -> dict:
     ws = state.ws
     split = state.scores.split.to_numpy()
     return {

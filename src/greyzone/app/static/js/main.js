@@ -32,18 +32,22 @@ async function poll() {
 }
 
 // ------------------------------------------------------------------ start
+/** Resolves once the next frame has been painted (a task queued from requestAnimationFrame runs after it). */
+const afterPaint = () => new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0)));
+
 async function main() {
   await load();
   window.gzTimings.data = performance.now();
   setupControls();
   initMap({ onSelect, onHover, onClick: pick });
   A.list = query(A);
-  const grid = renderList(); // the grid's cells now, its sprite when it arrives
+  window.gzTimings.controls = performance.now();
   renderMapNow();
-  await new Promise(requestAnimationFrame); // the first frame with the map in it
+  window.gzTimings.drawn = performance.now();
+  await afterPaint(); // the first frame with the map in it is on screen
   window.gzTimings.map = performance.now();
   document.body.dataset.ready = 'map';
-  await grid;
+  await renderList(); // the grid's cells, then its sprite
   history();
   setInterval(poll, 2000);
   document.body.dataset.started = '1';
