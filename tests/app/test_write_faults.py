@@ -9,6 +9,8 @@ import threading
 import pytest
 from fastapi.testclient import TestClient
 
+from greyzone.errors import ParameterError
+
 from .conftest import TOKEN
 
 
@@ -106,3 +108,16 @@ def test_a_damaged_decisions_table_answers_503_not_500(workspace_path, auth):
             assert r.status_code == 503 and "cannot be used" in r.json()["detail"]
     finally:
         ws.close()
+
+
+def test_the_decision_log_replays_a_request_id(ws):
+    """The store side, without HTTP: same id and content → the first ids and no new rows; undo likewise."""
+    log = ws.decisions
+    first = log.append([1, 2], "idk", source="human", author="ada", request_id="req-00000001")
+    assert log.append([1, 2], "idk", source="human", author="ada", request_id="req-00000001") == first
+    with pytest.raises(ParameterError, match="already used"):
+        log.append([1, 2], "keep", source="human", author="ada", request_id="req-00000001")
+    undone = log.undo([1], author="ada", request_id="req-00000002")
+    assert log.undo([1], author="ada", request_id="req-00000002") == undone
+    assert [r["action"] for r in human_rows(ws)] == ["idk", "idk", "undo"]
+    assert ws.db.con.execute("SELECT COUNT(*) FROM requests").fetchone()[0] == 2
