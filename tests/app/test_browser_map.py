@@ -126,3 +126,19 @@ def test_a_decision_whose_answer_was_lost_is_retried_and_stored_once(browser, li
     p.settle()
     assert len(wait_rows(ws, 2)) == 2 and bodies[2]["request_id"] != bodies[0]["request_id"]
     assert len(human(ws)) == 2
+
+
+def test_beyond_loopback_a_browser_gets_in_with_the_token_url_only(browser, ws):  # noqa: F811
+    with LiveServer(ws, TOKEN, login=True) as server:
+        stranger = Page(browser, server.url)
+        response = stranger.page.goto(server.url)
+        assert response.status == 403 and TOKEN not in stranger.page.content()
+        p = Page(browser, f"{server.url}?token={TOKEN}")
+        p.load()
+        assert p.page.url == server.url  # the token left the address bar for an HttpOnly cookie
+        assert p.js("document.cookie") == ""
+        sid = p.js("window.gz.A.list[0]")
+        p.page.keyboard.press("i")  # the page's own requests (cookie) and writes (header) work
+        p.settle()
+        assert [(r.sid, r.action) for r in wait_rows(ws, 1).itertuples()] == [(sid, "idk")]
+        assert p.errors == []
