@@ -87,6 +87,16 @@ def test_writes_from_another_origin_are_refused(exposed, client, auth):
 def test_on_loopback_the_page_is_served_as_before(client):
     r = client.get("/")
     assert r.status_code == 200 and f'content="{TOKEN}"' in r.text and "set-cookie" not in r.headers
+    assert client.get("/", headers={"Host": "192.0.2.7:8765"}).status_code == 403  # loopback names only
+
+
+def test_an_https_proxy_origin_for_the_same_host_may_write(exposed):
+    hdr = {"X-Greyzone-Token": TOKEN, "Host": "review.example", "Origin": "https://review.example"}
+    body = {"sids": [2], "action": "keep"}
+    assert exposed.post("/api/decisions", json=body, headers=hdr).status_code == 200
+    for other in ("https://review.example:8443", "https://evil.example", "http://review.example.evil.example"):
+        hdr["Origin"] = other
+        assert exposed.post("/api/decisions", json=body, headers=hdr).status_code == 403, other
 
 
 def test_validation_errors_do_not_echo_the_request(client, auth):

@@ -11,9 +11,10 @@ Two modes, chosen by the bound interface:
   kept in the address bar nor readable by scripts. Requests without the cookie (or the header) get a 403 page
   that does not contain the token.
 
-In both modes: the ``Host`` header must be a loopback name, an IP literal (a DNS-rebinding attack always
-presents a DNS name) or a name given with ``--allow-host``; a write (any non-GET request) whose ``Origin``
-is not this server's own origin is refused, even with the right token.
+In both modes the ``Host`` header must be a loopback name or a name given with ``--allow-host`` (beyond
+loopback also any IP address: a DNS-rebinding attack always presents a DNS name), and a write (any non-GET
+request) whose ``Origin`` names another host or port than the request's ``Host`` is refused, even with the
+right token (the scheme is not compared, so an HTTPS proxy in front of the app works).
 """
 
 from __future__ import annotations
@@ -55,6 +56,17 @@ def _is_ip(name: str) -> bool:
     return True
 
 
+def _same_host(origin: str, host_header: str) -> bool:
+    """Does ``Origin`` name the host and port the request was sent to (default ports made explicit)?"""
+    parts = urlsplit(origin)
+    if not parts.hostname:
+        return False  # "null" (a sandboxed frame, a file:// page) and malformed origins
+    default = {"http": 80, "https": 443}.get(parts.scheme)
+    port = parts.port or default
+    host = urlsplit(f"//{host_header.strip()}")
+    return parts.hostname == host.hostname and port == (host.port or default)
+
+
 class Guard:
     """ASGI middleware that applies the rules above before any route runs.
 
@@ -79,7 +91,7 @@ class Guard:
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         host_header = headers.get("host", "")
         name = host_name(host_header)
-        if name not in self.allowed and not _is_ip(name):
+        if name not in self.allowed and not (self.login and _is_ip(name)):
             response = PlainTextResponse(
                 f"Host {name!r} is not allowed: open the review app by IP address or a loopback name, or "
                 f"restart it with --allow-host {name}", status_code=403)
@@ -87,8 +99,7 @@ class Guard:
             return
         method = scope["method"]
         origin = headers.get("origin")
-        if method not in SAFE_METHODS and origin is not None \
-                and not self._same_origin(origin, host_header, scope):
+        if method not in SAFE_METHODS and origin is not None and not _same_host(origin, host_header):
             response = JSONResponse({"detail": f"cross-origin write refused (Origin {origin!r} is not this "
                                                f"server)"}, status_code=403)
             await response(scope, receive, send)
@@ -99,12 +110,6 @@ class Guard:
                 await response(scope, receive, send)
                 return
         await self.app(scope, receive, send)
-
-    @staticmethod
-    def _same_origin(origin: str, host_header: str, scope: Scope) -> bool:
-        parts = urlsplit(origin)
-        netloc = host_header.strip().lower()
-        return parts.scheme == scope.get("scheme", "http") and parts.netloc.lower() == netloc
 
     def _login(self, scope: Scope, headers: dict[str, str]):
         """None to let the request through; else the redirect (token exchanged for a cookie) or the 403."""
