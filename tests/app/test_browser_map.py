@@ -4,6 +4,7 @@ whose answer was lost retried and stored once."""
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
 
 import pytest
@@ -142,3 +143,45 @@ def test_beyond_loopback_a_browser_gets_in_with_the_token_url_only(browser, ws):
         p.settle()
         assert [(r.sid, r.action) for r in wait_rows(ws, 1).itertuples()] == [(sid, "idk")]
         assert p.errors == []
+
+
+def test_zoom_pan_reset_click_and_legend(browser, live_server):  # noqa: F811
+    p = Page(browser, live_server.url)
+    p.load()
+    n = p.js("window.gz.map.drawn()")
+    box = p.page.locator("#map canvas.overlay").bounding_box()
+    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    sid = p.js(f"""(() => {{ let best = 0, d = Infinity;  // the sample drawn nearest the centre
+        for (let i = 0; i < window.gz.S.n; i++) {{ const a = window.gz.map.sidOnScreen(i);
+            const e = Math.hypot(a.x - {cx}, a.y - {cy}); if (e < d) {{ d = e; best = i; }} }}
+        return best; }})()""")
+    far = p.js("window.gz.A.list[window.gz.A.list.length - 1]")
+    at = lambda s: p.js(f"window.gz.map.sidOnScreen({s})")  # noqa: E731
+    before = at(far)
+    p.page.mouse.move(cx, cy)
+    p.page.mouse.wheel(0, -300)  # zoom in around the cursor: points move away from it
+    p.page.wait_for_timeout(100)
+    after = at(far)
+    spread = math.hypot(after["x"] - cx, after["y"] - cy) / math.hypot(before["x"] - cx, before["y"] - cy)
+    assert spread == pytest.approx(2.718, rel=0.05)  # one wheel step of 300: e-fold zoom
+    p.page.click('#drag button[data-mode="pan"]')
+    start = at(far)
+    p.page.mouse.move(cx, cy)
+    p.page.mouse.down()
+    p.page.mouse.move(cx + 40, cy + 25, steps=4)
+    p.page.mouse.up()
+    moved = at(far)
+    assert (moved["x"] - start["x"], moved["y"] - start["y"]) == pytest.approx((40, 25), abs=1)
+    p.page.mouse.dblclick(cx, cy)  # back to the whole map
+    assert at(far)["x"] == pytest.approx(before["x"], abs=0.5)
+    target = at(sid)
+    p.page.mouse.click(target["x"], target["y"])  # a click opens the nearest sample
+    p.page.wait_for_function(f"window.gz.A.focus === {sid}")
+    assert p.js("window.gz.A.source") == "queue"  # a click is not a selection
+    groups = p.js("window.gz.map.groups()")
+    undecided = int(groups[0].split("(")[1].rstrip(")"))
+    p.page.click("#map .legend button >> nth=0")  # hide "undecided"
+    p.page.wait_for_function(f"window.gz.map.drawn() === {n - undecided}")
+    p.page.click("#map .legend button >> nth=0")
+    p.page.wait_for_function(f"window.gz.map.drawn() === {n}")
+    assert p.errors == []

@@ -186,5 +186,7 @@ export function initMap(h) {
   ring.id = 'map-ring';
   ring.hidden = true;
   div.parentElement.append(ring);
-  window.gz = { ...(window.gz || {}), map: { sidOnScreen, groups: () => [...div.querySelectorAll('.legend button')].map((b) => b.textContent) } };
+  // for tests and the benchmark: where a sample is drawn, the legend entries, how many points are drawn
+  window.gz = { ...(window.gz || {}), map: { sidOnScreen, drawn: () => drawnSids.length,
+    groups: () => [...div.querySelectorAll('.legend button')].map((b) => b.textContent) } };
 }
