@@ -185,3 +185,20 @@ def test_zoom_pan_reset_click_and_legend(browser, live_server):  # noqa: F811
     p.page.click("#map .legend button >> nth=0")
     p.page.wait_for_function(f"window.gz.map.drawn() === {n}")
     assert p.errors == []
+
+
+def test_the_page_runs_under_its_own_content_security_policy(browser, live_server):  # noqa: F811
+    """The other browser tests bypass the CSP (for Playwright's polling); this one keeps it: nothing the page
+    does needs eval, inline script or another origin."""
+    page = browser.new_page(viewport={"width": 1500, "height": 920})
+    errors = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(live_server.url)
+    page.wait_for_selector('body[data-ready="map"][data-started="1"]', timeout=60_000)
+    page.locator("#grid .cell >> nth=0").click()
+    page.wait_for_selector("#detail .chips")
+    page.select_option("#colour", "idk_score")
+    page.wait_for_selector("#map .colourbar:not([hidden])")
+    assert errors == []
+    page.close()
