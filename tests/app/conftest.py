@@ -90,9 +90,10 @@ def free_port() -> int:
 
 
 class LiveServer:
-    """uvicorn in a background thread on 127.0.0.1 (the same app ``greyzone review`` serves)."""
+    """uvicorn in a background thread on 127.0.0.1 (the same app ``greyzone review`` serves; ``login``: as it
+    serves beyond loopback, token needed)."""
 
-    def __init__(self, ws: Workspace, token: str) -> None:
+    def __init__(self, ws: Workspace, token: str, *, login: bool = False) -> None:
         import uvicorn
 
         from greyzone.app.server import create_app
@@ -100,7 +101,7 @@ class LiveServer:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
         self.token = token
-        app = create_app(ws, token=token, author="tester")
+        app = create_app(ws, token=token, author="tester", login=login)
         config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on")
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)

@@ -49,15 +49,21 @@ def test_static_files_come_from_the_allowlist_only(client):
         assert client.get(bad).status_code == 404, bad
 
 
-def test_plotly_is_served_from_the_wheel(client):
-    r = client.get("/vendor/plotly.min.js")
-    assert r.status_code == 200
-    assert b"plotly.js" in r.content[:200]
-    assert "max-age" in r.headers["cache-control"]
+def test_static_files_and_columns_are_gzipped_and_revalidated(client):
+    for url in ("/static/js/scatter.js", "/api/columns"):
+        plain = client.get(url, headers={"Accept-Encoding": "identity"})
+        packed = client.get(url, headers={"Accept-Encoding": "gzip, br"})
+        assert "content-encoding" not in plain.headers and packed.headers["content-encoding"] == "gzip", url
+        assert int(packed.headers["content-length"]) < 0.8 * len(plain.content), url
+        assert packed.content == plain.content, url  # httpx decoded it
+        assert packed.headers["etag"] == plain.headers["etag"] and packed.headers["vary"] == "Accept-Encoding"
+        assert client.get(url, headers={"If-None-Match": plain.headers["etag"]}).status_code == 304
+    assert client.get("/vendor/plotly.min.js").status_code == 404  # no chart library is served any more
 
 
 def test_foreign_host_header_is_rejected(client):
-    assert client.get("/", headers={"Host": "evil.example:8765"}).status_code == 400
+    r = client.get("/", headers={"Host": "evil.example:8765"})
+    assert r.status_code == 403 and "--allow-host evil.example" in r.text
     assert client.get("/", headers={"Host": "localhost:8765"}).status_code == 200
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import sqlite3
 import threading
 from dataclasses import dataclass, field
 from typing import Annotated
@@ -36,6 +37,8 @@ class AppState:
     columns_blob: bytes
     version: str
     export_lock: threading.Lock = field(default_factory=threading.Lock)
+    state_cache: tuple[int, bytes] | None = None  # (newest decision id, encoded decision state)
+    meta: dict = field(default_factory=dict)  # /api/meta, made once
 
     @property
     def n(self) -> int:
@@ -102,6 +105,18 @@ def columns_blob(scores: pd.DataFrame) -> bytes:
     has = {p: bool(f"{p}_x" in cols and np.isfinite(cols[f"{p}_x"]).any()) for p in ("pca", "umap")}
     help_ = {k: {"direction": CATALOG[k].direction, "help": CATALOG[k].help} for k in floats if k in CATALOG}
     return encode(cols, categories=categories, scores=floats, flags=flags, projections=has, score_help=help_)
+
+
+def database_problem(ws: Workspace, e: sqlite3.Error, *, outcome: str = "the request failed") -> str:
+    """What a failed SQLite call means for the person at the page; ``outcome`` says what was (not) saved."""
+    text = str(e)
+    if "readonly" in text or "read-only" in text:
+        return (f"{ws.layout.db}: the workspace database is read-only ({text}); {outcome}. Make the "
+                f"workspace writable and restart 'greyzone review'")
+    if "locked" in text or "busy" in text:
+        return f"{ws.layout.db}: the database is busy ({text}); {outcome}, try again"
+    return (f"{ws.layout.db}: the workspace database cannot be used ({text}); {outcome}. Stop the review app "
+            f"and check the workspace (a damaged file needs a backup or a re-run)")
 
 
 # ---------------------------------------------------------------------------------------------- dependencies

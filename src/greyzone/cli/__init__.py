@@ -177,22 +177,32 @@ def export_(
 def review(
     workspace: Workspace_ = Path(RUN.workspace),
     host: Annotated[
-        str, typer.Option(help="Interface to bind (anything but 127.0.0.1 exposes your data).")
+        str, typer.Option(help="Interface to bind. Anything but loopback (127.0.0.1, ::1, localhost) "
+                               "exposes the app: then only a browser that opened the printed ?token= URL is "
+                               "served.")
     ] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=0, max=65535, help="Port (0 = pick a free one).")] = 8765,
     author: Annotated[
         str | None, typer.Option(help="Name recorded with decisions (default: OS user).")
     ] = None,
+    allow_host: Annotated[
+        list[str] | None, typer.Option(
+            "--allow-host", metavar="NAME",
+            help="A Host name the app answers to besides IP addresses, loopback names and this machine's "
+                 "name (repeatable), e.g. a DNS name or a reverse proxy in front of it.")
+    ] = None,
 ) -> None:
     """Open the local review app: embedding map, image grid, keyboard decisions."""
+    from greyzone.app.security import is_loopback
     from greyzone.app.server import serve
 
-    if host not in ("127.0.0.1", "localhost", "::1"):
+    if not is_loopback(host):
         err.print(
-            f"[bold yellow]warning:[/] binding {host}: anyone who can reach it can see the images "
-            f"(writes still need the page's token)"
+            f"[bold yellow]warning:[/] binding {host}: the app is reachable beyond this machine; only a "
+            f"browser that opens the ?token= URL printed below is served (plain HTTP: use it on a trusted "
+            f"network or behind an HTTPS proxy)"
         )
-    serve(workspace, host=host, port=port, author=author)
+    serve(workspace, host=host, port=port, author=author, allow_hosts=allow_host)
 
 
 @app.command()

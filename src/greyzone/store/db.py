@@ -83,6 +83,21 @@ MIGRATIONS: list[tuple[str, str]] = [
     CREATE INDEX decisions_undoes ON decisions (undoes);
     """,
     ),
+    # A client request id per user action (the review app sends one with each decision or undo POST): a retry
+    # of a POST whose answer was lost finds its id here and gets the first answer back instead of a second
+    # set of rows. Written in the same transaction as the rows it produced.
+    (
+        "0003_requests",
+        """
+    CREATE TABLE requests (
+        request_id TEXT PRIMARY KEY,
+        kind       TEXT NOT NULL,           -- 'append' or 'undo'
+        digest     TEXT NOT NULL,           -- sha256 of the content (same id, other content: refused)
+        result     TEXT NOT NULL,           -- JSON list of the row ids the request returned
+        created_at TEXT NOT NULL
+    );
+    """,
+    ),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -19,6 +19,8 @@ Each write is one ``BEGIN IMMEDIATE`` transaction on the calling thread's connec
 from __future__ import annotations
 
 import getpass
+import hashlib
+import json
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -129,8 +131,13 @@ class DecisionLog:
 
     # ---------------------------------------------------------------------------------------------- writes
     def append(self, sids: Iterable[int], action: str, *, label: int | None = None, source: str = "human",
-               author: str | None = None, reason: str | None = None, run_id: int | None = None) -> list[int]:
+               author: str | None = None, reason: str | None = None, run_id: int | None = None,
+               request_id: str | None = None) -> list[int]:
         """One row per distinct sample, all in one transaction; returns the new row ids in order.
+
+        ``request_id`` (a client's id for one user action): a second call with the same id and the same
+        content writes nothing and returns the first call's row ids; with other content it raises
+        :class:`~greyzone.errors.ParameterError`.
 
         Raises :class:`~greyzone.errors.ParameterError` for a bad action, source or label and
         :class:`~greyzone.errors.UnknownSampleError` for a sid the workspace does not hold; nothing is
@@ -150,23 +157,33 @@ class DecisionLog:
         sids = self._checked(sids)
         author, stamp = author or default_author(), utc_now()
         with self.db.transaction() as con:
+            content = [sids, action, label, source, reason, author]
+            if (done := _replayed(con, request_id, "append", content)) is not None:
+                return done
             rows = [(sid, action, label, source, reason, author, stamp, run_id) for sid in sids]
-            return [int(con.execute(INSERT, row).lastrowid) for row in rows]
+            ids = [int(con.execute(INSERT, row).lastrowid) for row in rows]
+            _remember(con, request_id, "append", content, ids, stamp)
+            return ids
 
-    def undo(self, sids: Iterable[int], *, source: str = "human",
-             author: str | None = None) -> list[int | None]:
+    def undo(self, sids: Iterable[int], *, source: str = "human", author: str | None = None,
+             request_id: str | None = None) -> list[int | None]:
         """Revert each sample's decision in force (of ``source``) with an ``undo`` row, all in one
-        transaction; the new row ids in order, None where there was nothing to undo."""
+        transaction; the new row ids in order, None where there was nothing to undo. ``request_id``: as in
+        :meth:`append` (a retried undo does not undo a second decision)."""
         sids = self._checked(sids)
         author, stamp = author or default_author(), utc_now()
         out: list[int | None] = []
         with self.db.transaction() as con:
+            content = [sids, source, author]
+            if (done := _replayed(con, request_id, "undo", content)) is not None:
+                return done
             for sid in sids:
                 row = con.execute("SELECT id FROM effective_decisions WHERE sid = ? AND source = ?",
                                   (sid, source)).fetchone()
                 out.append(None if row is None else int(con.execute(
                     "INSERT INTO decisions (sid, action, source, author, created_at, undoes) "
                     "VALUES (?, 'undo', ?, ?, ?, ?)", (sid, source, author, stamp, row[0])).lastrowid))
+            _remember(con, request_id, "undo", content, out, stamp)
         return out
 
     def _checked(self, sids: Iterable[int]) -> list[int]:
@@ -232,6 +249,31 @@ class DecisionLog:
         st = self.state(include_proposals=include_proposals, apply_corrections=apply_corrections)
         out = self._samples().rename(columns={"label": "original_label"})
         return out.assign(curated_label=st.curated, decided_by=st.decided_by, suggested_label=st.suggested)
+
+
+def _digest(kind: str, content: list) -> str:
+    return hashlib.sha256(json.dumps([kind, content], separators=(",", ":")).encode()).hexdigest()
+
+
+def _replayed(con, request_id: str | None, kind: str, content: list) -> list | None:
+    """The row ids an earlier request with this id returned (None when it is new); inside the writer's
+    transaction, so two concurrent retries cannot both miss it."""
+    if request_id is None:
+        return None
+    row = con.execute("SELECT kind, digest, result FROM requests WHERE request_id = ?",
+                      (request_id,)).fetchone()
+    if row is None:
+        return None
+    if row["kind"] != kind or row["digest"] != _digest(kind, content):
+        raise ParameterError(f"request id {request_id!r} was already used for a different request; send a "
+                             f"new id for each action")
+    return json.loads(row["result"])
+
+
+def _remember(con, request_id: str | None, kind: str, content: list, result: list, stamp: str) -> None:
+    if request_id is not None:
+        con.execute("INSERT INTO requests VALUES (?, ?, ?, ?, ?)",
+                    (request_id, kind, _digest(kind, content), json.dumps(result), stamp))
 
 
 def _where(*, sid: int | None = None, source: str | None = None, before: int | None = None,

@@ -8,19 +8,20 @@ import numpy as np
 from fastapi import APIRouter, Request, Response
 
 from greyzone.app.routers.decisions import history_rows
-from greyzone.app.state import State
+from greyzone.app.state import AppState, State
 from greyzone.scores.catalog import PROJECTION_COLUMNS
 from greyzone.store.decisions import STATUS_NAMES
 
 router = APIRouter(prefix="/api", tags=["samples"])
 
 
-def _not_modified(request: Request, etag: str) -> bool:
-    return request.headers.get("if-none-match") == etag
-
-
 @router.get("/meta")
 def meta(state: State) -> dict:
+    """Dataset, classes, splits, status names, the author and the data version (fixed while serving)."""
+    return state.meta
+
+
+def workspace_meta(state: AppState) -> dict:
     ws = state.ws
     split = state.scores.split.to_numpy()
     return {
@@ -34,13 +35,10 @@ def meta(state: State) -> dict:
 
 @router.get("/columns", response_class=Response,
             responses={200: {"content": {"application/octet-stream": {}}}})
-def columns(request: Request, state: State) -> Response:
-    """All score columns and map coordinates as typed arrays (binary, see ``greyzone.app.columnar``)."""
-    etag = f'"cols-{state.version}"'
-    headers = {"ETag": etag, "Cache-Control": "no-cache"}
-    if _not_modified(request, etag):
-        return Response(status_code=304, headers=headers)
-    return Response(state.columns_blob, media_type="application/octet-stream", headers=headers)
+def columns(request: Request) -> Response:
+    """All score columns and map coordinates as typed arrays (binary, see ``greyzone.app.columnar``); gzip
+    when the client takes it, revalidated by ETag."""
+    return request.app.state.columns.response(request)
 
 
 def _clean(value):

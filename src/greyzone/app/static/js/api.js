@@ -1,4 +1,5 @@
-// HTTP helpers: JSON, the binary columnar format (see greyzone/app/columnar.py) and the write token.
+// HTTP helpers: JSON, the binary columnar format (see greyzone/app/columnar.py), the write token, and retries
+// of writes that carry a request id (the server stores a retried write once).
 
 const TOKEN = document.querySelector('meta[name="greyzone-token"]').content;
 const TYPES = { float32: Float32Array, int32: Int32Array, int16: Int16Array, uint8: Uint8Array };
@@ -26,13 +27,31 @@ export async function getJSON(url, { signal } = {}) {
   return (await check(await fetch(url, { signal }))).json();
 }
 
-export async function postJSON(url, body) {
-  const response = await fetch(url, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json', 'X-Greyzone-Token': TOKEN },
-    body: JSON.stringify(body),
-  });
-  return (await check(response)).json();
+/** A fresh id for one user action (24 hex digits; crypto.getRandomValues also works over plain HTTP). */
+export function requestId() {
+  return Array.from(crypto.getRandomValues(new Uint8Array(12)), (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+const RETRY_MS = [300, 1000, 2500];
+const retryable = (e) => e instanceof TypeError // the request or its answer was lost
+  || (e instanceof ApiError && ([500, 502, 504].includes(e.status) || (e.status === 503 && /busy/.test(e.message))));
+
+/** POST ``body`` as JSON with the write token. A body with ``request_id`` is sent again (same id) after a
+ * lost answer or a transient server error; the server then answers with the first attempt's result. */
+export async function postJSON(url, body, { retryDelays = RETRY_MS } = {}) {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const response = await fetch(url, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', 'X-Greyzone-Token': TOKEN },
+        body: JSON.stringify(body),
+      });
+      return (await check(response)).json();
+    } catch (e) {
+      if (!body.request_id || attempt >= retryDelays.length || !retryable(e)) throw e;
+      await new Promise((r) => setTimeout(r, retryDelays[attempt]));
+    }
+  }
 }
 
 /** Decode "GZC1" | uint32 header length | JSON header | 8-byte aligned columns, viewing columns in place. */
@@ -51,9 +70,6 @@ export async function getColumns(url) {
   const response = await check(await fetch(url));
   return decodeColumns(await response.arrayBuffer());
 }
-
-/** Escape text for innerHTML. */
-export const esc = (s) => String(s ?? '').replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
 
 export function toast(message, { error = false, ms = 2600 } = {}) {
   const box = document.getElementById('toast');

@@ -1,6 +1,7 @@
 // The controls: header and toolbar widgets, the keyboard, and the export dialog.
 
-import { esc, postJSON, toast } from './api.js';
+import { postJSON, toast } from './api.js';
+import { h, option } from './dom.js';
 import { PAGE } from './grid.js';
 import { keyCommand } from './keys.js';
 import { setDragMode } from './map.js';
@@ -9,8 +10,6 @@ import {
 } from './review.js';
 import { S, extent, scoreDirection, splitCode } from './store.js';
 
-const option = (value, text, selected = false) => `<option value="${value}"${selected ? ' selected' : ''}>${text}</option>`;
-
 async function doExport() {
   const btn = $('export-btn');
   btn.disabled = true;
@@ -18,15 +17,17 @@ async function doExport() {
   try {
     const r = await postJSON('/api/export', { include_proposals: true });
     const names = [...S.meta.classes, S.meta.idk_name];
-    const head = `<tr><th>split</th>${names.map((c) => `<th>${c}</th>`).join('')}<th>total</th></tr>`;
+    const head = h('tr', {}, h('th', {}, 'split'), names.map((c) => h('th', {}, c)), h('th', {}, 'total'));
     const rows = Object.entries(r.counts).map(([split, counts]) => {
       const total = names.reduce((s, c) => s + (counts[c] ?? 0), 0);
-      return `<tr><td>${split}</td>${names.map((c) => `<td>${counts[c] ?? 0}</td>`).join('')}<td><b>${total}</b></td></tr>`;
-    }).join('');
+      return h('tr', {}, h('td', {}, split), names.map((c) => h('td', {}, counts[c] ?? 0)), h('td', {}, h('b', {}, total)));
+    });
     const by = Object.entries(r.decided_by).map(([k, v]) => `${k}: ${v}`).join(' · ');
-    $('export-body').innerHTML = `<p>Wrote <code>${esc(r.path)}</code> in ${r.seconds} s
-      (${r.include_proposals ? 'auto proposals included' : 'human decisions only'}).</p>
-      <table class="counts">${head}${rows}</table><p class="muted">Curated label decided by: ${by}</p>`;
+    $('export-body').replaceChildren(
+      h('p', {}, 'Wrote ', h('code', {}, r.path), ` in ${r.seconds} s (`,
+        r.include_proposals ? 'auto proposals included' : 'human decisions only', ').'),
+      h('table', { className: 'counts' }, head, rows),
+      h('p', { className: 'muted' }, `Curated label decided by: ${by}`));
     $('export-dialog').showModal();
   } catch (e) {
     toast(`Export failed: ${e.message}`, { error: true });
@@ -38,25 +39,25 @@ async function doExport() {
 
 // ------------------------------------------------------------------ controls
 export function setupControls() {
-  const m = S.meta, h = S.header;
+  const m = S.meta, hd = S.header;
   $('dataset').textContent = `${m.dataset} · ${m.n.toLocaleString()} samples`;
   $('author').textContent = `deciding as ${m.author}`;
-  $('split').innerHTML = option('all', `all (${m.n.toLocaleString()})`, true)
-    + Object.entries(m.splits).map(([s, n]) => option(s, `${s} (${n.toLocaleString()})`)).join('');
-  const scoreOpts = (sel) => h.scores.map((s) => option(s, s, s === sel)).join('');
-  $('colour').innerHTML = option('status', 'decision status', true) + option('label', 'label')
-    + option('pred', 'predicted label') + option('curated', 'curated label')
-    + `<optgroup label="score">${scoreOpts('')}</optgroup>`;
-  const classes = option(-1, 'any', true) + m.classes.map((c, k) => option(k, c)).join('');
-  $('f-label').innerHTML = classes;
-  $('f-pred').innerHTML = classes;
-  if (!h.scores.includes(A.sort)) A.sort = h.scores[0] ?? 'sid';
-  $('sort').innerHTML = scoreOpts(A.sort) + option('sid', 'sample id');
+  $('split').replaceChildren(option('all', `all (${m.n.toLocaleString()})`, true),
+    ...Object.entries(m.splits).map(([s, n]) => option(s, `${s} (${n.toLocaleString()})`)));
+  const scoreOpts = (sel) => hd.scores.map((s) => option(s, s, s === sel));
+  $('colour').replaceChildren(option('status', 'decision status', true), option('label', 'label'),
+    option('pred', 'predicted label'), option('curated', 'curated label'),
+    h('optgroup', { label: 'score' }, scoreOpts('')));
+  const classes = () => [option(-1, 'any', true), ...m.classes.map((c, k) => option(k, c))];
+  $('f-label').replaceChildren(...classes());
+  $('f-pred').replaceChildren(...classes());
+  if (!hd.scores.includes(A.sort)) A.sort = hd.scores[0] ?? 'sid';
+  $('sort').replaceChildren(...scoreOpts(A.sort), option('sid', 'sample id'));
   A.desc = A.sort === 'sid' ? false : scoreDirection(A.sort) > 0;
   $('sort-dir').textContent = A.desc ? '↓' : '↑';
-  $('r-col').innerHTML = option('', '–', true) + scoreOpts('');
-  $('bulk-relabel').innerHTML = option('', 'Relabel as…', true) + m.classes.map((c, k) => option(k, c)).join('');
-  if (!h.projections.umap) {
+  $('r-col').replaceChildren(option('', '–', true), ...scoreOpts(''));
+  $('bulk-relabel').replaceChildren(option('', 'Relabel as…', true), ...m.classes.map((c, k) => option(k, c)));
+  if (!hd.projections.umap) {
     const b = document.querySelector('#proj [data-proj=umap]');
     b.disabled = true;
     b.title = 'UMAP was not computed for this workspace (greyzone run --umap)';

@@ -1,6 +1,8 @@
-// The side panel: one sample's details (fetched from /api/samples/{sid}) and the recent-decisions log.
+// The side panel: one sample's details (fetched from /api/samples/{sid}) and the recent-decisions log. Every
+// string from the server goes in as text (dom.js).
 
-import { esc, getJSON } from './api.js';
+import { getJSON } from './api.js';
+import { h, kbd } from './dom.js';
 import { S, fmt } from './store.js';
 
 let controller = null;
@@ -11,18 +13,18 @@ const time = (iso) => new Date(iso).toLocaleTimeString([], { hour12: false });
 export const shownSid = () => shown;
 
 function actionText(r) {
-  if (r.action === 'relabel') return `relabel → ${esc(r.label_name)}`;
+  if (r.action === 'relabel') return `relabel → ${r.label_name}`;
   if (r.action === 'idk') return S.meta.idk_name;
   return r.action;
 }
 
-function logItem(r, withSample) {
-  const who = r.source === 'auto' ? 'auto proposal' : esc(r.author);
-  const sample = withSample ? `<a data-sid="${r.sid}">${esc(r.split)} #${r.index}</a>` : '';
-  const n = r.count > 1 ? ` ×${r.count}` : '';
-  const why = r.reason ? `<span class="why" title="${esc(r.reason)}">${esc(r.reason)}</span>` : '';
-  return `<li><span class="time">${time(r.created_at)}</span><span class="act ${r.action}">${actionText(r)}${n}</span>`
-    + `${sample}<span class="muted">${who}</span>${why}</li>`;
+function logItem(r, { onPick } = {}) {
+  const who = r.source === 'auto' ? 'auto proposal' : r.author;
+  return h('li', {}, h('span', { className: 'time' }, time(r.created_at)),
+    h('span', { className: `act ${r.action}` }, actionText(r), r.count > 1 ? ` ×${r.count}` : ''),
+    onPick && h('a', { onclick: () => onPick(Number(r.sid)) }, `${r.split} #${r.index}`),
+    h('span', { className: 'muted' }, who),
+    r.reason && h('span', { className: 'why', title: r.reason }, r.reason));
 }
 
 /** Show sample ``sid``; ``onPick(sid)`` is called when a neighbour thumbnail is clicked. */
@@ -37,36 +39,38 @@ export async function showDetail(sid, { onPick } = {}) {
     if (e.name === 'AbortError') return;
     throw e;
   }
-  const box = document.getElementById('detail');
-  const probs = d.top.map((t) => `<div class="row${t.label === d.label ? ' is-label' : ''}">
-      <b>${esc(t.name)}</b><div class="track"><div class="fill" style="width:${(t.p * 100).toFixed(1)}%"></div></div>
-      <span>${(t.p * 100).toFixed(1)}%</span></div>`).join('');
+  const probs = d.top.map((t) => h('div', { className: `row${t.label === d.label ? ' is-label' : ''}` },
+    h('b', {}, t.name),
+    h('div', { className: 'track' }, h('div', { className: 'fill', style: { width: `${(t.p * 100).toFixed(1)}%` } })),
+    h('span', {}, `${(t.p * 100).toFixed(1)}%`)));
   const scores = Object.entries(d.scores).filter(([k]) => !k.endsWith('_x') && !k.endsWith('_y')).map(([k, v]) => {
     const help = S.header.score_help[k];
     const dir = help ? (help.direction > 0 ? '↑' : '↓') : '';
     const tip = help ? `${help.help}; ${help.direction > 0 ? 'higher' : 'lower'} = more doubtful` : '';
-    return `<tr title="${esc(tip)}"><td>${esc(k)}</td><td class="dir">${dir}</td><td>${fmt(v)}</td></tr>`;
-  }).join('');
-  const nbrs = d.neighbours.map((nb) => `<button data-sid="${nb.sid}" title="sid ${nb.sid} · cosine ${nb.similarity}">
-      <img src="/api/thumb/${nb.sid}" alt="neighbour ${nb.sid}" loading="lazy">
-      <span class="${nb.label === d.label ? '' : 'diff'}">${esc(nb.label_name)}</span></button>`).join('');
-  const history = d.history.length ? d.history.map((r) => logItem(r, false)).join('')
-    : '<li class="muted">no decisions</li>';
-  const outcome = d.status === 'relabelled' ? ` → ${esc(d.curated_name)}` : '';
+    return h('tr', { title: tip }, h('td', {}, k), h('td', { className: 'dir' }, dir), h('td', {}, fmt(v)));
+  });
+  const nbrs = d.neighbours.map((nb) => h('button', {
+    title: `sid ${nb.sid} · cosine ${nb.similarity}`, onclick: () => onPick?.(Number(nb.sid)) },
+  h('img', { src: `/api/thumb/${Number(nb.sid)}`, alt: `neighbour ${nb.sid}`, loading: 'lazy' }),
+  h('span', { className: nb.label === d.label ? '' : 'diff' }, nb.label_name)));
+  const history = d.history.length ? d.history.map((r) => logItem(r))
+    : [h('li', { className: 'muted' }, 'no decisions')];
   const p = d.proposal;
-  const suggested = p ? `<div class="suggest" title="the auto proposal in force; Enter accepts it">Suggested:
-      ${p.action === 'relabel' ? `relabel → ${esc(p.label_name)}` : esc(S.meta.idk_name)} <kbd>Enter</kbd></div>` : '';
   const stIndex = S.meta.status_names.indexOf(d.status);
-  box.innerHTML = `<div class="d-head"><img src="/api/thumb/${sid}" alt="sample ${sid}">
-      <div><h2>${esc(d.split)} #${d.index}</h2><div class="muted">sid ${sid}</div>
-      <div class="chips"><span class="chip">label ${esc(d.label_name)}</span>
-        <span class="chip">pred ${esc(d.pred_name)}</span>
-        <span class="chip st-${stIndex}">${esc(d.status)}${outcome}</span></div>${suggested}</div></div>
-    <h3>Top-3 probabilities (out of sample)</h3><div class="probs">${probs}</div>
-    <h3>Scores</h3><table class="scores">${scores}</table>
-    <h3>Nearest neighbours (same split, embedding, cosine)</h3><div class="nbrs">${nbrs}</div>
-    <h3>Decision history</h3><ol class="log">${history}</ol>`;
-  box.querySelectorAll('.nbrs button').forEach((b) => b.addEventListener('click', () => onPick?.(Number(b.dataset.sid))));
+  document.getElementById('detail').replaceChildren(
+    h('div', { className: 'd-head' }, h('img', { src: `/api/thumb/${Number(sid)}`, alt: `sample ${sid}` }),
+      h('div', {}, h('h2', {}, `${d.split} #${d.index}`), h('div', { className: 'muted' }, `sid ${sid}`),
+        h('div', { className: 'chips' }, h('span', { className: 'chip' }, `label ${d.label_name}`), ' ',
+          h('span', { className: 'chip' }, `pred ${d.pred_name}`), ' ',
+          h('span', { className: `chip st-${stIndex}` }, d.status,
+            d.status === 'relabelled' ? ` → ${d.curated_name}` : '')),
+        p && h('div', { className: 'suggest', title: 'the auto proposal in force; Enter accepts it' },
+          'Suggested: ', p.action === 'relabel' ? `relabel → ${p.label_name}` : S.meta.idk_name, ' ',
+          kbd('Enter')))),
+    h('h3', {}, 'Top-3 probabilities (out of sample)'), h('div', { className: 'probs' }, probs),
+    h('h3', {}, 'Scores'), h('table', { className: 'scores' }, scores),
+    h('h3', {}, 'Nearest neighbours (same split, embedding, cosine)'), h('div', { className: 'nbrs' }, nbrs),
+    h('h3', {}, 'Decision history'), h('ol', { className: 'log' }, history));
 }
 
 /** Group rows of one bulk action (same time, action, label and author) into one line. */
@@ -83,11 +87,9 @@ function group(rows) {
 
 export async function refreshHistory({ onPick } = {}) {
   const data = await getJSON('/api/decisions?limit=200&source=human');
-  const list = document.getElementById('history-list');
   const rows = group(data.rows).slice(0, 40);
-  list.innerHTML = rows.length ? rows.map((r) => logItem(r, true)).join('')
-    : '<li class="muted">No decisions yet. Press <kbd>i</kbd>, <kbd>k</kbd> or a digit.</li>';
-  list.querySelectorAll('a[data-sid]').forEach((a) => a.addEventListener('click', () => onPick?.(Number(a.dataset.sid))));
+  document.getElementById('history-list').replaceChildren(...(rows.length
+    ? rows.map((r) => logItem(r, { onPick: onPick ?? (() => {}) }))
+    : [h('li', { className: 'muted' }, 'No decisions yet. Press ', kbd('i'), ', ', kbd('k'), ' or a digit.')]));
   return data;
 }
-

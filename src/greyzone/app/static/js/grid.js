@@ -1,5 +1,6 @@
 // The thumbnail grid (a page of up to 200 samples from one sprite-sheet request) and the one-at-a-time view.
 
+import { fill, h, kbd } from './dom.js';
 import { IDK, KEPT, RELABELLED, S, className, suggestion } from './store.js';
 
 export const PAGE = 200;
@@ -20,13 +21,14 @@ function statusText(sid) {
   return '';
 }
 
-function cellHtml(sid, k, size) {
+function cell(sid, k, size) {
   const label = S.cols.label[sid], pred = S.cols.pred[sid];
   const col = k % SPRITE_COLS, row = Math.floor(k / SPRITE_COLS);
-  const pr = pred !== label ? `<span class="pr" title="predicted">${className(pred)}</span>` : '';
-  return `<div class="cell s-${S.status[sid]}" data-k="${k}" data-sid="${sid}" title="sid ${sid}">`
-    + `<div class="img" style="background-position:-${col * size}px -${row * size}px"></div>`
-    + `<span class="lb" title="label">${className(label)}</span>${pr}<span class="st">${statusText(sid)}</span></div>`;
+  return h('div', { className: `cell s-${S.status[sid]}`, dataset: { k, sid }, title: `sid ${sid}` },
+    h('div', { className: 'img', style: { backgroundPosition: `-${col * size}px -${row * size}px` } }),
+    h('span', { className: 'lb', title: 'label' }, className(label)),
+    pred !== label && h('span', { className: 'pr', title: 'predicted' }, className(pred)),
+    h('span', { className: 'st' }, statusText(sid)));
 }
 
 /** Render page ``page`` of ``list``; resolves when the sprite is decoded and painted. */
@@ -35,11 +37,12 @@ export async function renderPage(list, page) {
   const ids = list.subarray(page * PAGE, Math.min(list.length, (page + 1) * PAGE));
   const g = grid();
   if (!ids.length) {
-    g.innerHTML = '<div class="empty">Nothing matches. Change the filters, or select points on the map.</div>';
+    g.replaceChildren(h('div', { className: 'empty' },
+      'Nothing matches. Change the filters, or select points on the map.'));
     return;
   }
   const size = cellSize();
-  g.innerHTML = Array.from(ids, (sid, k) => cellHtml(sid, k, size)).join('');
+  g.replaceChildren(...Array.from(ids, (sid, k) => cell(sid, k, size)));
   g.scrollTop = 0;
   const cols = Math.min(SPRITE_COLS, ids.length);
   const rows = Math.ceil(ids.length / cols);
@@ -97,7 +100,7 @@ export const suggestionText = (s) => (s.action === 'relabel' ? `relabel → ${cl
 export function renderSingle(list, cursor) {
   const box = document.getElementById('single');
   if (!list.length) {
-    box.innerHTML = '<p class="muted">Nothing to review here.</p>';
+    box.replaceChildren(h('p', { className: 'muted' }, 'Nothing to review here.'));
     return;
   }
   const sid = list[cursor];
@@ -105,11 +108,13 @@ export function renderSingle(list, cursor) {
   const status = S.meta.status_names[st];
   const outcome = st === RELABELLED ? ` → ${className(S.curated[sid])}` : '';
   const s = suggestion(sid);
-  const suggested = s ? `<div class="suggest">Suggested: ${suggestionText(s)} · <kbd>Enter</kbd> accepts</div>` : '';
-  box.innerHTML = `<div class="big" style="background-image:url('/api/thumb/${sid}')"></div>
-    <div class="line">label <b>${className(label)}</b> · predicted <b>${className(pred)}</b>
-      · <span class="chip st-${st}">${status}${outcome}</span></div>
-    ${suggested}<div class="pos">${cursor + 1} / ${list.length} in this list · sid ${sid}</div>
-    <div class="muted"><kbd>i</kbd> IDK · <kbd>k</kbd> keep · <kbd>0</kbd>–<kbd>9</kbd> relabel ·
-      <kbd>Enter</kbd> accept suggestion · <kbd>u</kbd> undo · <kbd>←</kbd>/<kbd>→</kbd> move</div>`;
+  fill(box,
+    h('div', { className: 'big', style: { backgroundImage: `url('/api/thumb/${Number(sid)}')` } }),
+    h('div', { className: 'line' }, 'label ', h('b', {}, className(label)), ' · predicted ',
+      h('b', {}, className(pred)), ' · ', h('span', { className: `chip st-${st}` }, `${status}${outcome}`)),
+    s && h('div', { className: 'suggest' }, `Suggested: ${suggestionText(s)} · `, kbd('Enter'), ' accepts'),
+    h('div', { className: 'pos' }, `${cursor + 1} / ${list.length} in this list · sid ${sid}`),
+    h('div', { className: 'muted' }, kbd('i'), ' IDK · ', kbd('k'), ' keep · ', kbd('0'), '–', kbd('9'),
+      ' relabel · ', kbd('Enter'), ' accept suggestion · ', kbd('u'), ' undo · ', kbd('←'), '/', kbd('→'),
+      ' move'));
 }

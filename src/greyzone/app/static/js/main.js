@@ -1,5 +1,5 @@
-// Start-up: load the data, draw the grid, then the map (plotly.js loads meanwhile); poll for decisions made
-// in other tabs.
+// Start-up: load the data, draw the grid and the map (then ``document.body.dataset.ready = 'map'``); poll for
+// decisions made in other tabs.
 
 import { getJSON, toast } from './api.js';
 import { setupControls } from './controls.js';
@@ -32,34 +32,25 @@ async function poll() {
 }
 
 // ------------------------------------------------------------------ start
-/** plotly.js (served from the plotly wheel) loads while the data downloads; it is only needed by the map. */
-function loadPlotly() {
-  return new Promise((resolve, reject) => {
-    const script = document.createElement('script');
-    script.src = '/vendor/plotly.min.js';
-    script.onload = resolve;
-    script.onerror = () => reject(new Error('could not load /vendor/plotly.min.js'));
-    document.head.append(script);
-  });
-}
+/** Resolves once the next frame has been painted (a task queued from requestAnimationFrame runs after it). */
+const afterPaint = () => new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0)));
 
 async function main() {
-  const plotly = loadPlotly().then(() => { window.gzTimings.plotly = performance.now(); });
   await load();
   window.gzTimings.data = performance.now();
   setupControls();
   initMap({ onSelect, onHover, onClick: pick });
   A.list = query(A);
-  const grid = renderList();
-  const painted = plotly.then(renderMapNow).then(() => new Promise(requestAnimationFrame)).then(() => {
-    window.gzTimings.map = performance.now();
-    document.body.dataset.mapReady = '1';
-  });
-  await grid;
+  window.gzTimings.controls = performance.now();
+  renderMapNow();
+  window.gzTimings.drawn = performance.now();
+  await afterPaint(); // the first frame with the map in it is on screen
+  window.gzTimings.map = performance.now();
+  document.body.dataset.ready = 'map';
+  await renderList(); // the grid's cells, then its sprite
   history();
   setInterval(poll, 2000);
-  await painted;
-  document.body.dataset.ready = '1';
+  document.body.dataset.started = '1';
 }
 
 main().catch((e) => {

@@ -1,30 +1,19 @@
-// The embedding map: one plotly scattergl plot of every sample of the split, typed arrays throughout.
-// Categorical colourings become one trace per category (a real legend, click to hide); scores are binned
-// into single-colour traces. The current sample is marked by an HTML ring over the plot (moving it costs no
-// WebGL redraw).
+// The embedding map: every sample of the split as one point of the scatter (scatter.js), coloured by a
+// category (legend: click an entry to hide it) or by a score (17 viridis bins, colour bar). The current sample
+// is marked by an HTML ring over the plot; hovering a point shows its thumbnail.
 
-/* global Plotly */
+import { Scatter, packColour } from './scatter.js';
 import {
   S, STATUS_COLOURS, classColour, className, scoreDirection, splitCode,
 } from './store.js';
 
 const el = () => document.getElementById('map');
-let traceSids = [];          // traceSids[curve][pointIndex] = sid
+let plot = null;
 let handlers = {};
 let current = null;          // last render options
-let pos = { x: null, y: null };
-let bound = false;
-
-const LAYOUT = {
-  paper_bgcolor: '#0d1117', plot_bgcolor: '#0d1117', font: { color: '#c9d1d9', size: 12 },
-  margin: { l: 8, r: 8, t: 8, b: 8 }, dragmode: 'lasso', hovermode: 'closest', uirevision: 'keep',
-  xaxis: { visible: false }, yaxis: { visible: false },
-  legend: { orientation: 'h', x: 0, y: 1, yanchor: 'bottom', bgcolor: '#0d1117cc', font: { size: 11 },
-    itemsizing: 'constant' },
-  showlegend: true,
-};
-const CONFIG = { displaylogo: false, responsive: true, scrollZoom: true,
-  modeBarButtonsToRemove: ['toImage', 'select2d', 'lasso2d', 'zoom2d', 'pan2d', 'autoScale2d'] };
+let drawnSids = new Int32Array(0);  // drawnSids[point] = sid
+let hidden = new Set();      // legend entries switched off (by name, kept across redraws)
+let shown = { proj: null, split: null };
 
 function categories(colour) {
   const c = S.cols;
@@ -43,8 +32,7 @@ function markerSize(n) {
   return n > 30000 ? 3 : n > 8000 ? 4 : n > 2000 ? 5 : 7;
 }
 
-// Viridis in 17 even steps: a score is drawn as 17 single-colour traces (plotly maps a per-point colour
-// scale over 70,000 points about 5x slower than it draws plain-coloured traces).
+// Viridis in 17 even steps: a score is drawn in 17 bins, the most doubtful end on top.
 const VIRIDIS = ['#440154', '#48186a', '#472d7b', '#424086', '#3b528b', '#33638d', '#2c728e', '#26828e', '#21918c',
   '#1fa088', '#28ae80', '#3fbc73', '#5ec962', '#84d44b', '#addc30', '#d8e219', '#fde725'];
 
@@ -67,7 +55,7 @@ function groups(opts, members) {
   let lo = quantile(sorted, 0.01), hi = quantile(sorted, 0.99);
   if (!(hi > lo)) { lo = sorted[0] ?? 0; hi = (sorted[sorted.length - 1] ?? 0) + 1e-9; }
   const dir = scoreDirection(opts.colour);
-  const bins = VIRIDIS.map((colour, k) => ({ name: `${opts.colour} bin ${k}`, colour: dir > 0 ? colour
+  const bins = VIRIDIS.map((colour, k) => ({ name: `bin ${k}`, colour: dir > 0 ? colour
     : VIRIDIS[VIRIDIS.length - 1 - k], sids: [], bin: true }));
   const last = VIRIDIS.length - 1;
   for (const i of finite) bins[Math.max(0, Math.min(last, Math.floor(((v[i] - lo) / (hi - lo)) * (last + 1))))].sids.push(i);
@@ -76,55 +64,69 @@ function groups(opts, members) {
   return { list: [none, ...bins], scale: { lo, hi, reverse: dir < 0, name: opts.colour } };
 }
 
-function buildTraces(opts, selection) {
+/** Draw (or redraw) the map; ``selection`` is a Set of sids or null. */
+export function renderMap(opts, selection) {
+  current = { ...opts, selection };
   const c = S.cols;
   const xs = c[`${opts.proj}_x`], ys = c[`${opts.proj}_y`];
   const code = splitCode(opts.split);
   const members = [];
   for (let i = 0; i < S.n; i++) if ((code < 0 || c.split[i] === code) && Number.isFinite(xs[i])) members.push(i);
-  const size = markerSize(members.length);
   const { list, scale } = groups(opts, members);
-  const drawn = list.filter((g) => g.sids.length);
-  traceSids = drawn.map((g) => Int32Array.from(g.sids));
-  const traces = drawn.map((g, t) => {
-    const sids = traceSids[t];
-    const x = new Float32Array(sids.length), y = new Float32Array(sids.length);
-    sids.forEach((sid, j) => { x[j] = xs[sid]; y[j] = ys[sid]; });
-    const trace = { type: 'scattergl', mode: 'markers', name: `${g.name} (${sids.length})`, x, y,
-      marker: { size, color: g.colour, opacity: 0.8 }, hoverinfo: 'none', showlegend: !g.bin,
-      selected: { marker: { opacity: 1 } }, unselected: { marker: { opacity: 0.15 } } };
-    if (selection) trace.selectedpoints = selectedIndices(sids, selection);
-    return trace;
-  });
-  if (scale && members.length) { // a one-point trace that only carries the colour bar
-    traces.push({ type: 'scatter', mode: 'markers', x: [xs[members[0]]], y: [ys[members[0]]], hoverinfo: 'skip',
-      showlegend: false, marker: { size: 0.1, opacity: 0, color: [scale.lo], cmin: scale.lo, cmax: scale.hi,
-        colorscale: 'Viridis', reversescale: scale.reverse, showscale: true,
-        colorbar: { title: { text: scale.name, side: 'right' }, thickness: 10, len: 0.6, x: 1.01, xanchor: 'left',
-          bgcolor: '#0d1117aa', tickfont: { size: 10 }, tickformat: '.3~g' } } });
+  const drawn = list.filter((g) => g.sids.length && !(hidden.has(g.name) && !g.bin));
+  const n = drawn.reduce((s, g) => s + g.sids.length, 0);
+  const x = new Float32Array(n), y = new Float32Array(n), colour = new Uint32Array(n);
+  drawnSids = new Int32Array(n);
+  let k = 0;
+  for (const g of drawn) {
+    const packed = packColour(g.colour);
+    for (const sid of g.sids) {
+      drawnSids[k] = sid;
+      x[k] = xs[sid];
+      y[k] = ys[sid];
+      colour[k++] = packed;
+    }
   }
-  return traces;
-}
-
-function selectedIndices(sids, selection) {
-  const out = [];
-  sids.forEach((sid, j) => { if (selection.has(sid)) out.push(j); });
-  return out;
-}
-
-/** Draw (or redraw) the map; ``selection`` is a Set of sids or null. Resolves when plotly has drawn it. */
-export async function renderMap(opts, selection) {
-  current = opts;
-  const traces = buildTraces(opts, selection);
-  const scale = traces.some((t) => t.marker.showscale);
-  const layout = { ...LAYOUT, dragmode: opts.dragmode ?? LAYOUT.dragmode, selections: [],
-    margin: { ...LAYOUT.margin, r: scale ? 64 : LAYOUT.margin.r } };
-  await Plotly.react(el(), traces, layout, CONFIG);
-  if (!bound) {
-    bind();
-    bound = true;
-  }
+  const resetView = shown.proj !== opts.proj || shown.split !== opts.split;
+  shown = { proj: opts.proj, split: opts.split };
+  plot.mode = opts.dragmode ?? 'lasso';
+  plot.setData({ x, y, colour, size: markerSize(members.length) }, { resetView });
+  if (selection) plot.setSelection(selectedMask(selection), { keepShape: true });
+  legend(scale ? [] : list.filter((g) => g.sids.length), scale);
   setHighlight(opts.highlight ?? null);
+}
+
+function selectedMask(selection) {
+  const mask = new Uint8Array(drawnSids.length);
+  drawnSids.forEach((sid, j) => { if (selection.has(sid)) mask[j] = 1; });
+  return mask;
+}
+
+/** The legend (categories: click to hide or show) or the colour bar (scores); names inserted as text. */
+function legend(list, scale) {
+  const box = el().querySelector('.legend');
+  box.replaceChildren(...list.map((g) => {
+    const item = document.createElement('button');
+    item.className = hidden.has(g.name) ? 'off' : '';
+    const swatch = document.createElement('i');
+    swatch.style.background = g.colour;
+    item.append(swatch, `${g.name} (${g.sids.length})`);
+    item.title = 'click to hide or show';
+    item.addEventListener('click', () => {
+      if (hidden.has(g.name)) hidden.delete(g.name); else hidden.add(g.name);
+      renderMap(current, current.selection);
+    });
+    return item;
+  }));
+  const bar = el().querySelector('.colourbar');
+  bar.hidden = !scale;
+  if (!scale) return;
+  const stops = (scale.reverse ? [...VIRIDIS].reverse() : VIRIDIS).join(', ');
+  bar.querySelector('.ramp').style.background = `linear-gradient(to top, ${stops})`;
+  const f = (v) => Number(v.toPrecision(3)).toString();
+  bar.querySelector('.hi').textContent = f(scale.hi);
+  bar.querySelector('.lo').textContent = f(scale.lo);
+  bar.querySelector('.name').textContent = scale.name;
 }
 
 export function setHighlight(sid) {
@@ -132,74 +134,59 @@ export function setHighlight(sid) {
   placeRing();
 }
 
+/** Where sample ``sid`` is drawn, in client (viewport) pixels, or null (not on the map). */
+export function sidOnScreen(sid) {
+  const xs = current && S.cols[`${current.proj}_x`], ys = current && S.cols[`${current.proj}_y`];
+  if (!plot?.view || sid === null || sid === undefined || !Number.isFinite(xs[sid])) return null;
+  const [px, py] = plot.toScreen(xs[sid], ys[sid]);
+  const r = el().getBoundingClientRect();
+  return { x: r.left + px, y: r.top + py, inside: px >= 0 && px <= plot.width && py >= 0 && py <= plot.height };
+}
+
 /** Put the ring on the current sample (after a redraw, zoom, pan or resize). */
 function placeRing() {
   const ring = document.getElementById('map-ring');
-  const fl = el()._fullLayout;
-  const sid = current?.highlight;
-  const xs = current && S.cols[`${current.proj}_x`], ys = current && S.cols[`${current.proj}_y`];
-  if (!ring || !fl || !fl.xaxis || sid === null || sid === undefined || !Number.isFinite(xs[sid])) {
-    if (ring) ring.hidden = true;
-    return;
-  }
-  const px = fl.xaxis.l2p(xs[sid]), py = fl.yaxis.l2p(ys[sid]);
-  const inside = px >= 0 && px <= fl._size.w && py >= 0 && py <= fl._size.h;
-  ring.hidden = !inside;
-  ring.style.left = `${el().offsetLeft + fl._size.l + px}px`;
-  ring.style.top = `${el().offsetTop + fl._size.t + py}px`;
+  if (!ring) return;
+  const at = sidOnScreen(current?.highlight);
+  ring.hidden = !at?.inside;
+  if (!at) return;
+  ring.style.left = `${el().offsetLeft + at.x - el().getBoundingClientRect().left}px`;
+  ring.style.top = `${el().offsetTop + at.y - el().getBoundingClientRect().top}px`;
 }
 
 export function setDragMode(mode) {
   if (!current) return;
   current.dragmode = mode;
-  Plotly.relayout(el(), { dragmode: mode });
+  plot.mode = mode;
 }
 
 export function clearMapSelection() {
-  if (!current) return;
-  const idx = traceSids.map((_, t) => t);
-  Plotly.restyle(el(), { selectedpoints: idx.map(() => null) }, idx);
-  Plotly.relayout(el(), { selections: [] });
-}
-
-function sidOf(point) {
-  return traceSids[point.curveNumber]?.[point.pointIndex];
+  plot?.setSelection(null);
 }
 
 export function initMap(h) {
   handlers = h;
   const div = el();
-  div.addEventListener('mousemove', (e) => { pos = { x: e.clientX, y: e.clientY }; });
-  div.addEventListener('mouseleave', () => handlers.onHover(null));
+  const legendBox = Object.assign(document.createElement('div'), { className: 'legend' });
+  const bar = Object.assign(document.createElement('div'), { className: 'colourbar', hidden: true });
+  for (const cls of ['name', 'hi', 'ramp', 'lo']) bar.append(Object.assign(document.createElement('span'), { className: cls }));
+  plot = new Scatter(div, {
+    select: (points) => {
+      if (!points) { handlers.onSelect(null); return; }
+      const sids = new Set(points.map((j) => drawnSids[j]));
+      plot.setSelection(selectedMask(sids), { keepShape: true });
+      handlers.onSelect(sids);
+    },
+    hover: (j, e) => handlers.onHover(j === null ? null : drawnSids[j], { x: e.clientX, y: e.clientY }),
+    click: (j) => handlers.onClick(drawnSids[j]),
+    view: placeRing,
+  });
+  div.append(legendBox, bar);
   const ring = document.createElement('div');
   ring.id = 'map-ring';
   ring.hidden = true;
   div.parentElement.append(ring);
-  window.addEventListener('resize', () => requestAnimationFrame(placeRing));
-}
-
-// plotly's events exist once the first render created the plot
-function bind() {
-  const div = el();
-  div.on('plotly_selected', (ev) => {
-    if (!ev || !ev.points) return;
-    const sids = new Set();
-    for (const p of ev.points) {
-      const sid = sidOf(p);
-      if (sid !== undefined) sids.add(sid);
-    }
-    handlers.onSelect(sids);
-  });
-  div.on('plotly_deselect', () => handlers.onSelect(null));
-  div.on('plotly_click', (ev) => {
-    const sid = ev && ev.points.length ? sidOf(ev.points[0]) : undefined;
-    if (sid !== undefined) handlers.onClick(sid);
-  });
-  div.on('plotly_hover', (ev) => {
-    const sid = ev && ev.points.length ? sidOf(ev.points[0]) : undefined;
-    if (sid !== undefined) handlers.onHover(sid, pos);
-  });
-  div.on('plotly_unhover', () => handlers.onHover(null));
-  div.on('plotly_relayout', placeRing);
-  div.on('plotly_afterplot', placeRing);
+  // for tests and the benchmark: where a sample is drawn, the legend entries, how many points are drawn
+  window.gz = { ...(window.gz || {}), map: { sidOnScreen, drawn: () => drawnSids.length,
+    groups: () => [...div.querySelectorAll('.legend button')].map((b) => b.textContent) } };
 }

@@ -1,7 +1,8 @@
 // The review state and its actions: the listed samples (queue / all / map selection, filtered and sorted),
 // the cursor, decisions (queued in order, shown once the server acknowledged the commit), undo and progress.
 
-import { postJSON, toast } from './api.js';
+import { postJSON, requestId, toast } from './api.js';
+import { h } from './dom.js';
 import { refreshHistory, shownSid, showDetail } from './detail.js';
 import {
   PAGE, gridColumns, markPending, renderPage, renderSingle, setCursorCell, updateCells,
@@ -50,7 +51,7 @@ export function onSelect(sids) {
   A.source = 'selection';
   $('source').querySelector('option[value=selection]').disabled = false;
   $('source').value = 'selection';
-  $('sel-info').innerHTML = `<b>${sids.size.toLocaleString()}</b> points selected`;
+  $('sel-info').replaceChildren(h('b', {}, sids.size.toLocaleString()), ' points selected');
   $('clear-sel').disabled = false;
   requery();
 }
@@ -81,6 +82,10 @@ export function onHover(sid, pos) {
 }
 
 // ------------------------------------------------------------------ list, cursor, progress
+function showCount(n, reviewed) {
+  $('count').replaceChildren(h('b', {}, n.toLocaleString()), ` listed · ${reviewed.toLocaleString()} reviewed`);
+}
+
 export function requery() {
   A.list = query(A);
   A.page = 0;
@@ -92,7 +97,7 @@ export async function renderList() {
   const n = A.list.length;
   let reviewed = 0;
   for (const sid of A.list) if (isReviewed(sid)) reviewed++;
-  $('count').innerHTML = `<b>${n.toLocaleString()}</b> listed · ${reviewed.toLocaleString()} reviewed`;
+  showCount(n, reviewed);
   const pages = Math.max(1, Math.ceil(n / PAGE));
   $('page').textContent = `page ${A.page + 1} / ${pages}`;
   $('prev-page').disabled = A.page === 0;
@@ -163,7 +168,8 @@ export function updateProgress() {
     if (isReviewed(i)) done++;
   }
   $('progress').querySelector('.bar span').style.width = `${queue ? (100 * done) / queue : 0}%`;
-  $('progress').querySelector('.txt').innerHTML = `Queue <b>${done}</b> / ${queue} reviewed · ${queue - done} left`;
+  $('progress').querySelector('.txt').replaceChildren('Queue ', h('b', {}, done),
+    ` / ${queue} reviewed · ${queue - done} left`);
 }
 
 export function setMode(mode) {
@@ -181,7 +187,7 @@ export function afterStateChange(sids) {
   updateProgress();
   let reviewed = 0;
   for (const sid of A.list) if (isReviewed(sid)) reviewed++;
-  $('count').innerHTML = `<b>${A.list.length.toLocaleString()}</b> listed · ${reviewed.toLocaleString()} reviewed`;
+  showCount(A.list.length, reviewed);
   if (mapFollowsDecisions()) mapTimer = later(mapTimer, renderMapNow, 250);
   historyTimer = later(historyTimer, history, 150);
   if (sids.includes(shownSid())) detailTimer = later(detailTimer, () => showDetail(shownSid(), { onPick: pick }), 60);
@@ -198,9 +204,11 @@ export function decide(action, label, bulkSids = null) {
     markPending(sids[0], true);
     if (A.list[A.cursor] === sids[0]) setCursor(A.cursor + 1);
   }
+  const id = requestId(); // one per user action: a retry of the POST reuses it and is stored once
   enqueue(async () => {
     const reason = $('reason').value.trim();
-    const body = { sids, action, ...(label === undefined ? {} : { label }), ...(reason ? { reason } : {}) };
+    const body = { sids, action, ...(label === undefined ? {} : { label }), ...(reason ? { reason } : {}),
+      request_id: id };
     let res;
     try {
       res = await postJSON('/api/decisions', body);
@@ -223,13 +231,14 @@ export function acceptSuggestion() {
 }
 
 export function undo() {
+  const id = requestId();
   enqueue(async () => {
     let sids = A.undo.pop();
     if (!sids) {
       if (A.focus === null) return;
       sids = [A.focus];
     }
-    const res = await postJSON('/api/undo', { sids });
+    const res = await postJSON('/api/undo', { sids, request_id: id });
     applyState(res.state);
     afterStateChange(sids);
     const n = res.undone.filter((x) => x !== null).length;
