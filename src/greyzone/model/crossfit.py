@@ -113,8 +113,8 @@ def crossfit(
 
 
 def fold_dynamics(fold_results: list, fold: np.ndarray) -> Dynamics:
-    """Per train sample and epoch, the mean over the fold models that trained on it (all but the one that holds
-    it out) of its p[label] and logit margin: ``d[i, e] = mean_{k ≠ fold[i]} d_k[i, e]``.
+    """Per train sample and epoch, the mean over the fold models that trained on it (all but the one that
+    holds it out) of its p[label] and logit margin: ``d[i, e] = mean_{k ≠ fold[i]} d_k[i, e]``.
 
     ``fold_results[k]`` holds fold model k's dynamics in the order of its training rows
     (``flatnonzero(fold != k)``)."""

@@ -73,8 +73,8 @@ COLUMNS: tuple[Column, ...] = (
     Column("suggested_label", "class", "suggested label", "0..C−1", None,
            "cleanlab's suggested label (argmax of the out-of-sample probabilities)", "`argmax p`"),
     Column("aum", "score", "AUM", "ℝ", "low",
-           "area under the margin over training epochs of the scorer's fold models that trained on the sample "
-           "(Pleiss et al. 2020)",
+           "area under the margin over training epochs of the scorer's fold models that trained on the "
+           "sample (Pleiss et al. 2020)",
            "mean over epochs and the K − 1 scorer fold models that trained on the sample of "
            "`z_y − max_{j≠y} z_j` (logits; Pleiss et al. 2020)", train_only=True),
     Column("cart_confidence", "score", "cartography confidence", "[0, 1]", "low",
