@@ -5,17 +5,17 @@ Three views estimate how well the data supports a sample's *given* label, each i
 * ``p_label``: the out-of-fold probability of the label (cross-fitting: a model that never saw the sample);
 * ``cart_confidence``: the mean over training epochs of the probability the scorer's fold models gave the
   label while training on it (dataset cartography; the K − 1 fold models that trained on the sample are
-  averaged; train split only, NaN elsewhere). It is in-sample, but averaged over epochs it is dominated by the early
-  epochs, before a network memorises a wrong label (the argument behind AUM, Pleiss et al. 2020);
+  averaged; train split only, NaN elsewhere). It is in-sample, but averaged over epochs it is dominated by
+  the early epochs, before a network memorises a wrong label (the argument behind AUM, Pleiss et al. 2020);
 * ``knn_agreement``: the fraction of the 10 nearest neighbours (same split, in the embedding of the model
   trained on the whole train split) that carry the same label.
 
 ``support`` is their mean over the views a row has. ``idk_score = 1 − support · (1 − H(p) / log C)``,
 with ``H`` the entropy of the out-of-fold softmax (``hardness``): a noisy-OR of "the label is not supported"
-and "the held-out model cannot decide between classes" (blends, out-of-distribution images), i.e. one minus the chance
-that the label is right *and* the image is clear. It lies in ``[0, 1]`` without clipping (1 = no support or a
-uniform prediction, 0 = full support and a one-hot prediction) and keeps the ranking all the way to the top,
-where the former ``clip(1 − p + ¼·H/log C)`` tied every confident error at 1.
+and "the held-out model cannot decide between classes" (blends, out-of-distribution images), i.e. one minus
+the chance that the label is right *and* the image is clear. It lies in ``[0, 1]`` without clipping (1 = no
+support or a uniform prediction, 0 = full support and a one-hot prediction) and keeps the ranking all the
+way to the top, where the former ``clip(1 − p + ¼·H/log C)`` tied every confident error at 1.
 
 ``idk_proposed`` proposes a sample when **every** view gives its label less than even odds (``< 0.5``): the
 held-out model finds the label more likely wrong than right, the model that trained on the label never really
