@@ -86,7 +86,9 @@ def test_a_read_only_database_answers_503(client, ws, auth, monkeypatch):
 
 
 def test_a_damaged_decisions_table_answers_503_not_500(workspace_path, auth):
+    """A database damaged while the app runs (opening a damaged one is refused earlier, by quick_check)."""
     from greyzone.app.server import create_app
+    from greyzone.errors import WorkspaceError
     from greyzone.store.workspace import Workspace
 
     with sqlite3.connect(workspace_path / "greyzone.sqlite") as con:
@@ -94,13 +96,13 @@ def test_a_damaged_decisions_table_answers_503_not_500(workspace_path, auth):
         page_size = con.execute("PRAGMA page_size").fetchone()[0]
         root = con.execute("SELECT rootpage FROM sqlite_master WHERE name = 'decisions'").fetchone()[0]
     con.close()
-    with open(workspace_path / "greyzone.sqlite", "r+b") as f:  # overwrite the table's root page
-        f.seek((root - 1) * page_size)
-        f.write(b"\xa5" * page_size)
     ws = Workspace.open(workspace_path)
     try:
         with TestClient(create_app(ws, token=TOKEN), base_url="http://127.0.0.1",
                         raise_server_exceptions=False) as c:
+            with open(workspace_path / "greyzone.sqlite", "r+b") as f:  # overwrite the table's root page
+                f.seek((root - 1) * page_size)
+                f.write(b"\xa5" * page_size)
             r = c.post("/api/decisions", json={"sids": [1], "action": "idk"}, headers=auth)
             assert r.status_code == 503, r.text
             assert "cannot be used" in r.json()["detail"] and "nothing was saved" in r.json()["detail"]
@@ -108,6 +110,8 @@ def test_a_damaged_decisions_table_answers_503_not_500(workspace_path, auth):
             assert r.status_code == 503 and "cannot be used" in r.json()["detail"]
     finally:
         ws.close()
+    with pytest.raises(WorkspaceError, match="damaged"):  # and the next open refuses it
+        Workspace.open(workspace_path)
 
 
 def test_the_decision_log_replays_a_request_id(ws):
