@@ -60,11 +60,15 @@ def _running(pid: int) -> bool:
     return state != "Z"  # a zombie has exited; only its reaper is missing
 
 
-def test_worker_dies_with_killed_parent_and_temp_folder_is_cleaned(tmp_path):
+def test_worker_dies_with_killed_parent_and_temp_folder_is_cleaned(tmp_path, monkeypatch):
+    # a private temp dir, so that another greyzone run on this machine cannot clean the leak before we look
+    private = tmp_path / "tmp"
+    private.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(private))
     images = tmp_path / "images.npy"
     np.save(images, np.random.default_rng(0).integers(0, 256, (2000, 28, 28), dtype=np.uint8))
     src = str(Path(__file__).parents[2] / "src")
-    env = {**os.environ, "OMP_NUM_THREADS": "1",
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "TMPDIR": str(private),
            "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
     parent = subprocess.Popen([sys.executable, "-c", PARENT, str(images)], env=env)
     try:
@@ -87,7 +91,7 @@ def test_worker_dies_with_killed_parent_and_temp_folder_is_cleaned(tmp_path):
         os.kill(w, signal.SIGKILL)
     assert not alive, "the training worker outlived its SIGKILLed parent"
 
-    leaked = list(Path(tempfile.gettempdir()).glob(f"{TEMP_PREFIX}{parent.pid}-*"))
+    leaked = list(private.glob(f"{TEMP_PREFIX}{parent.pid}-*"))
     assert leaked, "the killed run's temp folder should still be there before the next run"
     removed = clean_stale_tempdirs()
     assert set(leaked) <= set(removed) and not any(p.exists() for p in leaked)
