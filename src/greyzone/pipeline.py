@@ -20,7 +20,7 @@ from greyzone.progress import Reporter
 from greyzone.sources.dataset import Dataset
 from greyzone.store.workspace import Workspace
 
-STAGE_VERSION = {"train": 3, "neighbours": 1, "project": 2}
+STAGE_VERSION = {"train": 3, "neighbours": 1, "project": 3}
 TRAIN_ARRAYS = ["probs", "logits", "fold", "embeddings", "dyn_p_label", "dyn_margin", "full_model_probs"]
 NEIGHBOUR_ARRAYS = ["knn_indices", "knn_distances"]
 VERSIONED_PACKAGES = ("greyzone", "torch", "numpy", "scikit-learn", "umap-learn", "cleanlab", "faiss-cpu",
