@@ -5,7 +5,7 @@ row, zlib level 6): about 4× faster than PIL's ``Image.save`` on 28×28 digits 
 image) and its files are ~10% smaller; any PNG reader decodes them (the tests check PIL). Same pixels and
 same zlib → same bytes. :func:`decode_png` is the matching strict reader used to verify what was written.
 
-:func:`write_pngs` encodes, writes, re-reads and decodes (once) a list of images, in
+:func:`write_pngs` encodes, writes, reads back and decodes (once) a list of images, in
 ``python -m greyzone.export.png`` worker processes when the list is long: fresh interpreters rather than
 ``multiprocessing``, as for training (:mod:`greyzone.model.jobs`), so that no caller's ``__main__`` is
 re-imported and no thread state is forked.
@@ -85,28 +85,24 @@ def decode_png(data: bytes) -> np.ndarray:
 
 def _write_and_verify(images: np.ndarray, root: Path, tasks: Sequence[Task],
                       tick: Callable[[int], None]) -> list[FileStat]:
-    """Write every task's PNG (replacing nothing: the caller removed stale files), then re-read each file
-    and check its bytes and its decoded pixels; returns the files' stats."""
-    written = []
+    """Write every task's PNG as a new file (the caller removed stale ones), read it back through the same
+    descriptor and check its bytes and its decoded pixels; returns the files' stats."""
+    out, prefix = [], f"{root}/"  # plain strings: pathlib costs more than the system calls here
     for i, (sid, rel) in enumerate(tasks):
         data = encode_png(images[sid])
-        fd = os.open(root / rel, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        fd = os.open(prefix + rel, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
         try:
             os.write(fd, data)
+            back = os.pread(fd, len(data) + 1, 0)
+            st = os.fstat(fd)
         finally:
             os.close(fd)
-        written.append(data)
+        if back != data or not np.array_equal(decode_png(back), images[sid]):
+            raise OSError(f"{prefix + rel}: the file read back differs from the image written (sample {sid})")
+        out.append((rel, st.st_size, st.st_mtime_ns, st.st_ino))
         if i % 1000 == 999:
             tick(1000)
     tick(len(tasks) % 1000)
-    out = []
-    for (sid, rel), data in zip(tasks, written, strict=True):
-        path = root / rel
-        back = path.read_bytes()
-        if back != data or not np.array_equal(decode_png(back), images[sid]):
-            raise OSError(f"{path}: the file read back differs from the image written (sample {sid})")
-        st = os.stat(path)
-        out.append((rel, st.st_size, st.st_mtime_ns, st.st_ino))
     return out
 
 

@@ -153,29 +153,29 @@ def _populate(tmp: Path, sids: np.ndarray, rel: np.ndarray, base: Index | None, 
     want = dict(zip(sids.tolist(), rel.tolist(), strict=True))
     records: dict[str, Record] = {}
     held: dict[int, tuple[str, Record]] = {}  # sample → (its intact file in tmp, record)
+    found = _scan(tmp)
     if base is not None:
-        for i in np.flatnonzero(base.unchanged(tmp)):
-            if int(base.sid[i]) in want:
-                held[int(base.sid[i])] = (str(base.path[i]), _record(base, i))
+        for i, (sid, path) in enumerate(zip(base.sid.tolist(), base.path.tolist(), strict=True)):
+            rec = _record(base, i)
+            if sid in want and (st := found.get(path)) is not None and st == rec[:3]:
+                held[sid] = (path, rec)
     keep = {path for path, _ in held.values()}
-    cut = len(str(tmp)) + 1
-    for dirpath, _, filenames in os.walk(tmp):
-        for f in filenames:
-            path = os.path.join(dirpath, f)
-            if path[cut:] not in keep:
-                os.unlink(path)
+    for path in found.keys() - keep:  # stale samples, edited files, the old manifest and card
+        os.unlink(f"{tmp}/{path}")
     for d in sorted({r.rsplit("/", 1)[0] for r in want.values()}):
-        os.makedirs(tmp / d, exist_ok=True)
+        os.makedirs(f"{tmp}/{d}", exist_ok=True)
+    into = f"{tmp}/"  # plain strings: pathlib costs more than the system calls here
     for sid, (old, rec) in held.items():
         if old != want[sid]:
-            os.rename(tmp / old, tmp / want[sid])
+            os.rename(into + old, into + want[sid])
         records[want[sid]] = rec
     if cur is not None and cur_dir is not None:
-        rows = np.flatnonzero([int(s) in want and want[int(s)] not in records for s in cur.sid])
-        for i in rows[cur.unchanged(cur_dir, rows)]:
+        rows = np.flatnonzero([int(s) in want and want[int(s)] not in records for s in cur.sid.tolist()])
+        source = f"{cur_dir}/"
+        for i in rows[cur.unchanged(cur_dir, rows)].tolist():
             target = want[int(cur.sid[i])]
             try:
-                os.link(cur_dir / str(cur.path[i]), tmp / target)
+                os.link(source + str(cur.path[i]), into + target)
             except OSError:  # no hard links here (another file system, FAT, quota): written afresh below
                 continue
             records[target] = _record(cur, i)
@@ -199,12 +199,29 @@ def _record(index: Index, i: int) -> Record:
     return int(index.size[i]), int(index.mtime_ns[i]), int(index.ino[i]), False
 
 
+def _scan(root: Path) -> dict[str, tuple[int, int, int]]:
+    """Every regular file under ``root`` (relative path → size, mtime_ns, inode); anything else that is
+    not a directory (links, sockets) is deleted."""
+    found, stack = {}, [("", str(root))]
+    while stack:
+        rel, path = stack.pop()
+        for e in os.scandir(path):
+            if e.is_dir(follow_symlinks=False):
+                stack.append((rel + e.name + "/", e.path))
+            elif e.is_file(follow_symlinks=False):
+                st = e.stat(follow_symlinks=False)
+                found[rel + e.name] = (st.st_size, st.st_mtime_ns, st.st_ino)
+            else:
+                os.unlink(e.path)
+    return found
+
+
 def _validate(root: Path, sids: np.ndarray, rel: np.ndarray, records: dict[str, Record],
               texts: dict[str, bytes], meta: dict) -> Index:
-    """Check the written tree: exactly the expected files, each image file the very one that was verified
-    (written and decoded now, or reused with its recorded size, mtime and inode), the texts as written.
-    Returns the new version's index."""
-    found: dict[str, os.stat_result] = {}
+    """Check the built tree: exactly the expected files and folders, each image file the very one that was
+    verified (written, read back and decoded just now, or reused after its size, mtime and inode matched an
+    index), the texts as written. Returns the new version's index."""
+    found: dict[str, tuple[int, int, int]] = {}
     odd = []
     for split in os.scandir(root):
         if split.name in texts and split.is_file(follow_symlinks=False):
@@ -217,10 +234,12 @@ def _validate(root: Path, sids: np.ndarray, rel: np.ndarray, records: dict[str, 
                 odd.append(f"{split.name}/{cls.name}")
                 continue
             for f in os.scandir(cls.path):
-                found[f"{split.name}/{cls.name}/{f.name}"] = f.stat(follow_symlinks=False)
-    extra, missing = sorted(found.keys() - set(rel.tolist())), sorted(set(rel.tolist()) - found.keys())
+                st = f.stat(follow_symlinks=False)
+                found[f"{split.name}/{cls.name}/{f.name}"] = (st.st_size, st.st_mtime_ns, st.st_ino)
+    wanted = rel.tolist()
+    extra, missing = sorted(found.keys() - set(wanted)), sorted(set(wanted) - found.keys())
     if extra or missing or odd:
-        where = {(r.split("/")[0], r.rsplit("/", 1)[1]): r for r in rel.tolist()}
+        where = {(r.split("/")[0], r.rsplit("/", 1)[1]): r for r in wanted}
         for e in extra:
             if (r := where.get((e.split("/")[0], e.rsplit("/", 1)[1]))) is not None:
                 split, got, name = e.split("/")
@@ -228,12 +247,11 @@ def _validate(root: Path, sids: np.ndarray, rel: np.ndarray, records: dict[str, 
                                   f"{got!r}, store says {r.split('/')[1]!r}")
         raise ExportError(f"export validation failed: {root} misses {missing[:3]}, holds unexpected "
                           f"{(extra + odd)[:3]}")
-    stats = np.array([(found[r].st_size, found[r].st_mtime_ns, found[r].st_ino) for r in rel.tolist()],
-                     dtype=np.uint64).reshape(-1, 3)
-    for r, st in zip(rel.tolist(), stats.tolist(), strict=True):
-        if (rec := records.get(r)) is None or tuple(st) != rec[:3]:
+    for r in wanted:
+        if found[r] != records[r][:3]:
             raise ExportError(f"export validation failed: {root / r} changed after it was verified")
     for name, data in texts.items():
         if (root / name).read_bytes() != data:
             raise ExportError(f"export validation failed: {root / name} differs from what was written")
-    return Index(sids, rel, stats[:, 0].astype(np.int64), stats[:, 1].astype(np.int64), stats[:, 2], meta)
+    stats = np.array([found[r] for r in wanted], dtype=np.int64).reshape(-1, 3)
+    return Index(sids, rel, stats[:, 0], stats[:, 1], stats[:, 2].astype(np.uint64), meta)

@@ -44,7 +44,7 @@ class Index:
     its row is unchanged since then and may be reused."""
 
     sid: np.ndarray  # (F,) int64
-    path: np.ndarray  # (F,) str, relative to the version
+    path: np.ndarray  # (F,) str, relative to the version (stored as UTF-8 bytes)
     size: np.ndarray  # (F,) int64
     mtime_ns: np.ndarray  # (F,) int64
     ino: np.ndarray  # (F,) uint64
@@ -55,9 +55,10 @@ class Index:
         mtime and inode."""
         rows = np.arange(len(self.sid)) if rows is None else np.asarray(rows, np.int64)
         ok = np.zeros(len(rows), bool)
+        prefix, paths = f"{root}/", self.path.tolist()
         for j, i in enumerate(rows.tolist()):
             try:
-                st = os.stat(os.path.join(root, self.path[i]), follow_symlinks=False)
+                st = os.stat(prefix + paths[i], follow_symlinks=False)
             except OSError:
                 continue
             ok[j] = (st.st_size, st.st_mtime_ns, st.st_ino) == (self.size[i], self.mtime_ns[i], self.ino[i])
@@ -93,15 +94,16 @@ class Versions:
     def load_index(self, n: int) -> Index | None:
         try:
             with np.load(self.index_path(n), allow_pickle=False) as z:
-                return Index(z["sid"], z["path"], z["size"], z["mtime_ns"], z["ino"],
+                return Index(z["sid"], np.char.decode(z["path"], "utf-8"), z["size"], z["mtime_ns"], z["ino"],
                              json.loads(str(z["meta"])))
         except (OSError, KeyError, ValueError):
             return None
 
     def save_index(self, n: int, index: Index) -> None:
+        meta = np.array(json.dumps(index.meta, sort_keys=True))
         with atomic_path(self.index_path(n)) as tmp, open(tmp, "wb") as f:
-            np.savez(f, sid=index.sid, path=index.path, size=index.size, mtime_ns=index.mtime_ns,
-                     ino=index.ino, meta=np.array(json.dumps(index.meta, sort_keys=True)))
+            np.savez(f, sid=index.sid, path=np.char.encode(index.path, "utf-8"), size=index.size,
+                     mtime_ns=index.mtime_ns, ino=index.ino, meta=meta)
 
     @contextmanager
     def lock(self, timeout: float = LOCK_TIMEOUT_S) -> Iterator[None]:
