@@ -110,7 +110,9 @@ def _import_umap():
 
     for module in (umap.umap_, umap.layouts, umap.utils):
         for fn in vars(module).values():
-            if isinstance(fn, CPUDispatcher) and isinstance(fn._cache, NullCache) and not fn.overloads:
+            # numba internals: where they change, the kernels are simply compiled per process as before
+            if (isinstance(fn, CPUDispatcher) and isinstance(getattr(fn, "_cache", None), NullCache)
+                    and not fn.overloads and hasattr(fn, "enable_caching")):
                 fn.enable_caching()
     return umap
 
