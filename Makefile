@@ -37,8 +37,9 @@ test-fast: setup
 lint: setup
 	.venv/bin/ruff check src tests benchmarks
 
+# make bench BENCH_ARGS="--preset default --limit 3000" for a quick check; default: both presets, full MNIST
 bench: setup data
-	$(PY) benchmarks/bench_pipeline.py
+	$(PY) benchmarks/bench_pipeline.py $(BENCH_ARGS)
 
 clean:
 	rm -rf .venv build *.egg-info .pytest_cache test-artifacts

@@ -22,7 +22,7 @@ from greyzone.store.layout import Layout
 from greyzone.store.lock import workspace_lock
 from greyzone.store.workspace import Workspace, make_root
 
-STAGE_VERSION = {"train": 4, "neighbours": 1, "project": 2}
+STAGE_VERSION = {"train": 4, "neighbours": 1, "project": 3}
 TRAIN_ARRAYS = ["probs", "logits", "fold", "embeddings", "dyn_p_label", "dyn_margin", "full_model_probs"]
 NEIGHBOUR_ARRAYS = ["knn_indices", "knn_distances"]
 VERSIONED_PACKAGES = ("greyzone", "torch", "numpy", "scikit-learn", "umap-learn", "cleanlab", "faiss-cpu",

@@ -1,4 +1,4 @@
-"""Write, validate and atomically swap in the curated export.
+"""Write, validate and atomically swap in the curated export, reusing what the previous export wrote.
 
 Layout (FiftyOne's ImageClassificationDirectoryTree, also Hugging Face ``imagefolder``)::
 
@@ -7,41 +7,42 @@ Layout (FiftyOne's ImageClassificationDirectoryTree, also Hugging Face ``imagefo
                                       suggested_label (the auto proposal's class, IDK, or empty)
     <workspace>/export/README.md      dataset card
 
-The export is written to a temp directory beside it, re-imported with :func:`load_imagefolder` and checked
-against the store (same samples, curated labels and pixels), and only then renamed into place; a failure
-leaves the previous export untouched.
+``export`` is a symlink to a version folder ``export-<n>`` (:mod:`greyzone.export.versions`). A new version
+is built in a temp directory: from the previous version's folder when it is intact (files of samples whose
+class changed are renamed, the rest stay), else by hard-linking the current version's files, and only
+images that no intact earlier file holds are encoded (:mod:`greyzone.export.png`, in worker processes).
+It is then validated: its listing must equal the expected one, every written file was re-read and decoded
+against the store's pixels, every reused file still has the size, mtime and inode it had when it was
+verified. Only then is it swapped in with one atomic rename; a failure or a crash leaves the previous export
+untouched, and the next export deletes what was left half-made. One export at a time per workspace
+(a lock file, across processes).
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
-import shutil
+import secrets
 import tempfile
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from PIL import Image
 
-from greyzone.errors import DataError, ExportError, WorkspaceError
+from greyzone.errors import ExportError, WorkspaceError
 from greyzone.export.card import dataset_card
-from greyzone.sources.imagefolder import load_imagefolder
-from greyzone.store.files import fsync_dir
+from greyzone.export.png import ENCODER, write_pngs
+from greyzone.export.versions import Index, Versions, remove
 from greyzone.store.workspace import IDK_NAME, Workspace
 from greyzone.system import usable_cpus
+
+FORMAT = 1
 
 
 def folder_name(label_name: str) -> str:
     """A class name made safe as one path component (``T-shirt/top`` → ``T-shirt-top``)."""
     return label_name.replace(os.sep, "-").replace("/", "-")
-
-
-def _write_pngs(images: np.ndarray, paths: list[Path], sids: np.ndarray) -> None:
-    """Lossless 8-bit grey PNGs; PIL releases the GIL while compressing, so threads write in parallel."""
-    for sid, path in zip(sids, paths, strict=True):
-        Image.fromarray(np.asarray(images[sid]), mode="L").save(path, format="PNG", compress_level=6)
 
 
 def write_export(
@@ -52,7 +53,8 @@ def write_export(
     apply_corrections: bool = False,
     progress: Callable[[int], None] | None = None,
 ) -> dict:
-    """Write the curated dataset to ``dest`` (default ``<workspace>/export``); return counts.
+    """Write the curated dataset to ``dest`` (default ``<workspace>/export``); return counts and how many
+    image files were ``written`` and ``reused``.
 
     ``include_proposals``: auto proposals count where no human decided; ``apply_corrections``: an auto
     ``relabel`` proposal gives its label instead of IDK (see :func:`greyzone.store.decisions.resolve`).
@@ -65,47 +67,36 @@ def write_export(
     except WorkspaceError:  # exporting before scoring is allowed; the column is then empty
         idk_score = np.full(len(curated), np.nan)
     names = [folder_name(ws.label_name(i)) for i in range(ws.idk_label + 1)]
-    images = ws.images()
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}-tmp-"))
-    try:
-        paths = []
-        for split, label, index in zip(curated.split, curated.curated_label, curated["index"], strict=True):
-            paths.append(tmp / split / names[label] / f"{index:05d}.png")
-        for d in {p.parent for p in paths}:
-            d.mkdir(parents=True, exist_ok=True)
-        sids = curated.sid.to_numpy()
-        workers = usable_cpus()
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            for start in range(0, len(sids), 2000):  # one chunk at a time so the progress bar moves
-                parts = np.array_split(np.arange(start, min(start + 2000, len(sids))), workers)
-                list(pool.map(lambda ix: _write_pngs(images, [paths[i] for i in ix], sids[ix]), parts))
-                if progress:
-                    progress(sum(len(ix) for ix in parts))
-        manifest = pd.DataFrame(
-            {
-                "split": curated.split,
-                "index": curated["index"],
-                "original_label": [ws.label_name(i) for i in curated.original_label],
-                "curated_label": [ws.label_name(i) for i in curated.curated_label],
-                "decided_by": curated.decided_by,
-                "idk_score": np.round(idk_score, 6),
-                "suggested_label": [ws.label_name(i) if i >= 0 else "" for i in curated.suggested_label],
-            }
-        )
-        manifest.to_csv(tmp / "manifest.csv", index=False)
-        counts = count_table(manifest)
-        (tmp / "README.md").write_text(dataset_card(ws, counts, **flags))
-        _validate(tmp, curated, images, names)
-        tmp.chmod(0o755)  # mkdtemp creates 0700
-        _swap(tmp, dest)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    manifest = pd.DataFrame(
+        {
+            "split": curated.split,
+            "index": curated["index"],
+            "original_label": [ws.label_name(i) for i in curated.original_label],
+            "curated_label": [ws.label_name(i) for i in curated.curated_label],
+            "decided_by": curated.decided_by,
+            "idk_score": np.round(idk_score, 6),
+            "suggested_label": [ws.label_name(i) if i >= 0 else "" for i in curated.suggested_label],
+        }
+    )
+    counts = count_table(manifest)
+    texts = {"manifest.csv": manifest.to_csv(index=False).encode(),
+             "README.md": dataset_card(ws, counts, **flags).encode()}
+    sids = curated.sid.to_numpy(np.int64)
+    rel = np.array([f"{s}/{names[c]}/{i:05d}.png" for s, c, i in
+                    zip(curated.split, curated.curated_label, curated["index"], strict=True)])
+    images_path = ws.arrays.path("images")
+    meta = {"format": FORMAT, "encoder": ENCODER, "names": names,
+            "images": hashlib.sha256(np.ascontiguousarray(ws.images()).data).hexdigest()}
+    versions = Versions(dest)
+    with versions.lock():
+        versions.clean_leftovers()
+        written, reused = _build(versions, sids, rel, texts, meta, images_path, progress)
     return {
         "path": str(dest),
         "counts": counts.to_dict(orient="index"),
         "decided_by": curated.decided_by.value_counts().to_dict(),
+        "written": written,
+        "reused": reused,
     }
 
 
@@ -119,42 +110,148 @@ def count_table(manifest: pd.DataFrame) -> pd.DataFrame:
     return t.reindex(columns=cols + [IDK_NAME], fill_value=0)
 
 
-def _validate(root: Path, curated: pd.DataFrame, images: np.ndarray, names: list[str]) -> None:
-    """Re-import the written tree and compare samples, curated labels and pixels with the store."""
+
+
+def _build(versions: Versions, sids: np.ndarray, rel: np.ndarray, texts: dict[str, bytes], meta: dict,
+           images_path: Path, progress: Callable[[int], None] | None) -> tuple[int, int]:
+    """Make, validate and publish a new version; returns (images written, images reused)."""
+    cur = versions.current()
+    indexes = {n: ix for n in versions.numbers() if (ix := versions.load_index(n)) is not None
+               and ix.meta == meta}
+    base = max((n for n in indexes if n != cur), default=None)  # the previous version, rebuilt in place
+    if base is not None:
+        tmp = versions.parent / f".{versions.name}-tmp-{os.getpid()}-{secrets.token_hex(4)}"
+        os.replace(versions.version_dir(base), tmp)  # from here on it is a leftover if we crash
+        remove(versions.index_path(base))
+    else:
+        tmp = Path(tempfile.mkdtemp(dir=versions.parent, prefix=f".{versions.name}-tmp-"))
     try:
-        ds = load_imagefolder(root)
-    except DataError as e:
-        raise ExportError(f"export validation failed: re-import of {root} raised: {e}") from e
-    by_name = {n: i for i, n in enumerate(names)}
-    for split, part in curated.groupby("split", sort=False):
-        s = ds.splits.get(split)
-        if s is None or len(s) != len(part):
-            raise ExportError(
-                f"export validation failed: {root / split} has {0 if s is None else len(s)} images, "
-                f"store has {len(part)}"
-            )
-        part = part.sort_values("index")
-        if not np.array_equal(s.index, part["index"].to_numpy()):
-            raise ExportError(
-                f"export validation failed: sample indices in {root / split} differ from the store"
-            )
-        got = np.array([by_name[ds.classes[lbl]] for lbl in s.labels])
-        if not np.array_equal(got, part.curated_label.to_numpy()):
-            bad = int(np.flatnonzero(got != part.curated_label.to_numpy())[0])
-            raise ExportError(
-                f"export validation failed: {root / split} sample {s.index[bad]} is in "
-                f"{ds.classes[s.labels[bad]]!r}, store says {names[part.curated_label.iloc[bad]]!r}"
-            )
-        if not np.array_equal(s.images, images[part.sid.to_numpy()]):
-            raise ExportError(f"export validation failed: pixels in {root / split} differ from the store")
+        records = _populate(tmp, sids, rel, indexes.get(base), indexes.get(cur),
+                            versions.version_dir(cur) if cur is not None else None, images_path, progress)
+        for name, data in texts.items():
+            (tmp / name).write_bytes(data)
+        index = _validate(tmp, sids, rel, records, texts, meta)
+        tmp.chmod(0o755)  # mkdtemp creates 0700
+        versions.publish(tmp, index)
+    except BaseException:
+        remove(tmp)
+        raise
+    written = sum(1 for r in records.values() if r[3])
+    return written, len(sids) - written
 
 
-def _swap(tmp: Path, dest: Path) -> None:
-    old = None
-    if dest.exists():
-        old = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}-old-"))
-        os.replace(dest, old / "export")
-    os.replace(tmp, dest)
-    fsync_dir(dest.parent)  # the rename itself survives a crash
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+#: Per image file of a version being built: size, mtime_ns, inode, and whether it was written just now.
+Record = tuple[int, int, int, bool]
+
+
+def _populate(tmp: Path, sids: np.ndarray, rel: np.ndarray, base: Index | None, cur: Index | None,
+              cur_dir: Path | None, images_path: Path, progress: Callable[[int], None] | None
+              ) -> dict[str, Record]:
+    """Bring ``tmp``'s images to ``rel`` (one per sample of ``sids``): keep or rename the intact files it
+    already holds (``base`` describes them), hard-link intact files of the current version, encode the rest;
+    delete everything else. Returns a record per wanted file."""
+    want = dict(zip(sids.tolist(), rel.tolist(), strict=True))
+    records: dict[str, Record] = {}
+    held: dict[int, tuple[str, Record]] = {}  # sample → (its intact file in tmp, record)
+    found = _scan(tmp)
+    if base is not None:
+        for i, (sid, path) in enumerate(zip(base.sid.tolist(), base.path.tolist(), strict=True)):
+            rec = _record(base, i)
+            if sid in want and (st := found.get(path)) is not None and st == rec[:3]:
+                held[sid] = (path, rec)
+    keep = {path for path, _ in held.values()}
+    for path in found.keys() - keep:  # stale samples, edited files, the old manifest and card
+        os.unlink(f"{tmp}/{path}")
+    for d in sorted({r.rsplit("/", 1)[0] for r in want.values()}):
+        os.makedirs(f"{tmp}/{d}", exist_ok=True)
+    into = f"{tmp}/"  # plain strings: pathlib costs more than the system calls here
+    for sid, (old, rec) in held.items():
+        if old != want[sid]:
+            os.rename(into + old, into + want[sid])
+        records[want[sid]] = rec
+    if cur is not None and cur_dir is not None:
+        rows = np.flatnonzero([int(s) in want and want[int(s)] not in records for s in cur.sid.tolist()])
+        source = f"{cur_dir}/"
+        for i in rows[cur.unchanged(cur_dir, rows)].tolist():
+            target = want[int(cur.sid[i])]
+            try:
+                os.link(source + str(cur.path[i]), into + target)
+            except OSError:  # no hard links here (another file system, FAT, quota): written afresh below
+                continue
+            records[target] = _record(cur, i)
+    todo = [(sid, path) for sid, path in want.items() if path not in records]
+    if progress:
+        progress(len(want) - len(todo))
+    for path, size, mtime_ns, ino in write_pngs(images_path, tmp, todo, workers=usable_cpus(),
+                                                 progress=progress):
+        records[path] = (size, mtime_ns, ino, True)
+    for split in os.scandir(tmp):  # classes (and splits) that no sample is in any more
+        if split.is_dir(follow_symlinks=False):
+            for cls in os.scandir(split.path):
+                if cls.is_dir(follow_symlinks=False) and not os.listdir(cls.path):
+                    os.rmdir(cls.path)
+            if not os.listdir(split.path):
+                os.rmdir(split.path)
+    return records
+
+
+def _record(index: Index, i: int) -> Record:
+    return int(index.size[i]), int(index.mtime_ns[i]), int(index.ino[i]), False
+
+
+def _scan(root: Path) -> dict[str, tuple[int, int, int]]:
+    """Every regular file under ``root`` (relative path → size, mtime_ns, inode); anything else that is
+    not a directory (links, sockets) is deleted."""
+    found, stack = {}, [("", str(root))]
+    while stack:
+        rel, path = stack.pop()
+        for e in os.scandir(path):
+            if e.is_dir(follow_symlinks=False):
+                stack.append((rel + e.name + "/", e.path))
+            elif e.is_file(follow_symlinks=False):
+                st = e.stat(follow_symlinks=False)
+                found[rel + e.name] = (st.st_size, st.st_mtime_ns, st.st_ino)
+            else:
+                os.unlink(e.path)
+    return found
+
+
+def _validate(root: Path, sids: np.ndarray, rel: np.ndarray, records: dict[str, Record],
+              texts: dict[str, bytes], meta: dict) -> Index:
+    """Check the built tree: exactly the expected files and folders, each image file the very one that was
+    verified (written, read back and decoded just now, or reused after its size, mtime and inode matched an
+    index), the texts as written. Returns the new version's index."""
+    found: dict[str, tuple[int, int, int]] = {}
+    odd = []
+    for split in os.scandir(root):
+        if split.name in texts and split.is_file(follow_symlinks=False):
+            continue
+        if not split.is_dir(follow_symlinks=False):
+            odd.append(split.name)
+            continue
+        for cls in os.scandir(split.path):
+            if not cls.is_dir(follow_symlinks=False):
+                odd.append(f"{split.name}/{cls.name}")
+                continue
+            for f in os.scandir(cls.path):
+                st = f.stat(follow_symlinks=False)
+                found[f"{split.name}/{cls.name}/{f.name}"] = (st.st_size, st.st_mtime_ns, st.st_ino)
+    wanted = rel.tolist()
+    extra, missing = sorted(found.keys() - set(wanted)), sorted(set(wanted) - found.keys())
+    if extra or missing or odd:
+        where = {(r.split("/")[0], r.rsplit("/", 1)[1]): r for r in wanted}
+        for e in extra:
+            if (r := where.get((e.split("/")[0], e.rsplit("/", 1)[1]))) is not None:
+                split, got, name = e.split("/")
+                raise ExportError(f"export validation failed: {root / split} sample {int(name[:-4])} is in "
+                                  f"{got!r}, store says {r.split('/')[1]!r}")
+        raise ExportError(f"export validation failed: {root} misses {missing[:3]}, holds unexpected "
+                          f"{(extra + odd)[:3]}")
+    for r in wanted:
+        if found[r] != records[r][:3]:
+            raise ExportError(f"export validation failed: {root / r} changed after it was verified")
+    for name, data in texts.items():
+        if (root / name).read_bytes() != data:
+            raise ExportError(f"export validation failed: {root / name} differs from what was written")
+    stats = np.array([found[r] for r in wanted], dtype=np.int64).reshape(-1, 3)
+    return Index(sids, rel, stats[:, 0], stats[:, 1], stats[:, 2].astype(np.uint64), meta)
