@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from rich.console import Console
 
-from greyzone.benchmark.curation import evaluate_planted
+from greyzone.benchmark.curation import correction_accuracy, evaluate_planted
 from greyzone.cli.tables import print_curation
 from greyzone.scores.idk import idk_proposed, idk_score, label_support
 
@@ -227,3 +227,16 @@ def test_proposed_action_relabels_only_when_model_and_neighbours_agree():
     share = np.array([0.8, 0.8, 0.2, 0.9, 1.0])
     # agree → relabel; weak model → idk; neighbours disagree → idk; suggests its own label → idk; unproposed
     assert proposed_action(t, share).tolist() == ["relabel", "idk", "idk", "idk", ""]
+
+
+def test_correction_accuracy_counts_relabels_on_flips():
+    kind = np.array(["clean", "flip_uniform", "flip_pair", "flip_pair", "blend"])
+    t = pd.DataFrame({
+        "proposed_action": ["relabel", "relabel", "relabel", "idk", "relabel"],
+        "suggested_label": [3, 1, 9, 4, 2],
+    })
+    true = np.array([5, 1, 4, 4, 2])  # row 1 suggests its true label, row 2 not; rows 0, 4 are no flip
+    out = correction_accuracy(t, kind, true)
+    assert out == {"n_relabel": 4, "n_on_flips": 2, "n_true_label": 1, "true_label_share": 0.5}
+    none = correction_accuracy(t.assign(proposed_action=""), kind, true)
+    assert none["n_on_flips"] == 0 and none["true_label_share"] is None

@@ -144,6 +144,21 @@ def evaluate_planted(table: pd.DataFrame, kind: Any) -> dict[str, list[dict[str,
     return out
 
 
+def correction_accuracy(table: pd.DataFrame, kind: Any, true_labels: Any) -> dict[str, Any]:
+    """How right the confident corrections are: of the proposals with ``proposed_action == "relabel"``, how
+    many fall on planted label flips (``kind`` ``flip_uniform`` / ``flip_pair``), and the share of those whose
+    ``suggested_label`` is the flipped sample's true label. ``kind`` and ``true_labels`` are per row of
+    ``table``; the share is ``None`` when no correction falls on a flip."""
+    kind = check_shape(np.asarray(kind).astype(str), "kind", (len(table),))
+    true_labels = check_shape(np.asarray(true_labels), "true_labels", (len(table),))
+    relabel = table["proposed_action"].fillna("").to_numpy(str) == "relabel"
+    on_flip = relabel & np.isin(kind, ("flip_uniform", "flip_pair"))
+    right = int((table["suggested_label"].to_numpy()[on_flip] == true_labels[on_flip]).sum())
+    n_flip = int(on_flip.sum())
+    return {"n_relabel": int(relabel.sum()), "n_on_flips": n_flip, "n_true_label": right,
+            "true_label_share": _r(right / n_flip) if n_flip else None}
+
+
 def _planted_dataset(mnist, ood_images: np.ndarray, rates: dict[str, float], seed: int):
     from greyzone.sources.dataset import Dataset, Split
 
@@ -245,6 +260,7 @@ def _run_scenario(cfg, dataset, inj, rates: dict[str, float], progress: bool) ->
         "fold_accuracy": metrics.get("crossfit", {}).get("fold_accuracy"),
         "test_accuracy": metrics.get("crossfit", {}).get("test_accuracy_fold_mean"),
         "idk_proposed_train": int(train["idk_proposed"].sum()),
+        "corrections": correction_accuracy(train, kind, inj.true_labels[train["index"].to_numpy()]),
         **evaluate_planted(train, kind),
     }
 

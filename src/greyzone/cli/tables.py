@@ -123,5 +123,9 @@ def print_curation(result: dict[str, Any], console: Console | None = None) -> No
                 style="bold" if method == "idk_proposed" else None,
             )
         console.print(flag)
+        if c := sc.get("corrections"):
+            share = "—" if c["true_label_share"] is None else f"{100 * c['true_label_share']:.1f}%"
+            console.print(f"confident corrections: {c['n_relabel']:,} proposed, {c['n_on_flips']:,} on "
+                          f"planted flips, {c['n_true_label']:,} of those suggest the true label ({share})")
     if "policy" in result:
         console.print(f"policy: {result['policy']}", markup=False, highlight=False)
