@@ -18,6 +18,7 @@ import pandas as pd
 from greyzone.config import RunConfig, cache_key, cache_slice
 from greyzone.progress import Reporter
 from greyzone.sources.dataset import Dataset
+from greyzone.sources.outputs import ExternalOutputs
 from greyzone.store.layout import Layout
 from greyzone.store.lock import workspace_lock
 from greyzone.store.workspace import Workspace, make_root
@@ -39,12 +40,16 @@ def package_versions() -> dict[str, str]:
     return out
 
 
-def run_pipeline(cfg: RunConfig, *, dataset: Dataset | None = None, progress: bool = True) -> Workspace:
+def run_pipeline(cfg: RunConfig, *, dataset: Dataset | None = None, pred_probs: Any = None,
+                 embeddings: Any = None, progress: bool = True) -> Workspace:
     """Run every stage for ``cfg``; returns the workspace (scores, arrays, decisions, export).
 
     ``dataset`` replaces loading ``cfg.dataset`` (the curation benchmark passes data with planted problems).
+    ``pred_probs`` / ``embeddings`` (arrays or paths) replace ``cfg.pred_probs`` / ``cfg.embeddings``: given
+    outputs replace training (:mod:`greyzone.sources.outputs`).
     """
     from greyzone.sources import load_dataset
+    from greyzone.sources.outputs import check_embedder_choice, load_outputs
 
     rep = Reporter(enabled=progress)
     with rep.stage("load"):
@@ -54,6 +59,13 @@ def run_pipeline(cfg: RunConfig, *, dataset: Dataset | None = None, progress: bo
                 if cfg.dataset == "mnist"
                 else load_dataset(cfg.dataset, cfg.data_dir)
             )
+        pred_probs = cfg.pred_probs if pred_probs is None else pred_probs
+        embeddings = cfg.embeddings if embeddings is None else embeddings
+        outputs = None
+        if pred_probs is not None or embeddings is not None:  # checked against the data as loaded
+            outputs = load_outputs(dataset, pred_probs=pred_probs, embeddings=embeddings)
+            outputs = outputs.rows(head_rows(dataset, cfg.limit))
+        check_embedder_choice(cfg.embedder, outputs)
         dataset = dataset.head(cfg.limit)
         dataset.check_trainable(cfg.folds)
         for note in dataset.notes:
@@ -64,9 +76,10 @@ def run_pipeline(cfg: RunConfig, *, dataset: Dataset | None = None, progress: bo
         ws = Workspace.create(layout.root, dataset, log=rep.log)
         if n := ws.runs.mark_interrupted():
             rep.log(f"{n} earlier run(s) had been killed; marked 'interrupted'")
-        run_id = ws.runs.start(cfg.to_dict(), package_versions())
+        config = cfg.to_dict() | ({"external_outputs": outputs.describe()} if outputs is not None else {})
+        run_id = ws.runs.start(config, package_versions())
         try:
-            metrics = _run_stages(ws, cfg, rep, run_id)
+            metrics = _run_stages(ws, cfg, rep, run_id, outputs)
         except BaseException:
             ws.runs.finish(run_id, timings=rep.timings, metrics={}, status="failed")
             raise
@@ -74,7 +87,18 @@ def run_pipeline(cfg: RunConfig, *, dataset: Dataset | None = None, progress: bo
     return ws
 
 
-def _run_stages(ws: Workspace, cfg: RunConfig, rep: Reporter, run_id: int) -> dict[str, Any]:
+def head_rows(dataset: Dataset, limit: int | None) -> np.ndarray:
+    """Rows (sid order of ``dataset``) that ``dataset.head(limit)`` keeps: the first ``limit`` of each
+    split."""
+    rows, start = [], 0
+    for s in dataset.splits.values():
+        rows.append(start + np.arange(len(s) if limit is None else min(limit, len(s))))
+        start += len(s)
+    return np.concatenate(rows) if rows else np.empty(0, np.int64)
+
+
+def _run_stages(ws: Workspace, cfg: RunConfig, rep: Reporter, run_id: int,
+                outputs: ExternalOutputs | None = None) -> dict[str, Any]:
     samples = ws.samples()
     labels = samples.label.to_numpy()
     data_key = [ws.dataset, len(samples), cfg.dataset, cfg.limit, _images_digest(ws.images(), labels)]
@@ -83,7 +107,9 @@ def _run_stages(ws: Workspace, cfg: RunConfig, rep: Reporter, run_id: int) -> di
     device = resolve_device(cfg.device)
     train_key = cache_key(data_key, cache_slice(cfg, "seed", "train", "folds", "scorer", "embedder"), device,
                           STAGE_VERSION["train"])
-    if ws.stages.is_fresh("train", train_key, TRAIN_ARRAYS):
+    if outputs is not None:  # bring your own outputs: a separate train stage
+        train_key, (cf_metrics, emb_metrics) = _external_train_stage(ws, cfg, rep, data_key, outputs, device)
+    elif ws.stages.is_fresh("train", train_key, TRAIN_ARRAYS):
         rep.log("train: reusing cached out-of-fold predictions, embeddings and training dynamics")
         last = ws.runs.last() or {"metrics": {}}
         cf_metrics, emb_metrics = last["metrics"].get("crossfit", {}), last["metrics"].get("embed", {})
@@ -167,6 +193,61 @@ def _train(ws: Workspace, cfg: RunConfig, rep: Reporter, device: str) -> tuple[d
     return cf_metrics, emb_metrics
 
 
+EXTERNAL_ARRAYS = ["probs", "logits", "fold", "embeddings"]
+
+
+def _external_train_stage(ws: Workspace, cfg: RunConfig, rep: Reporter, data_key: list,
+                          outputs: ExternalOutputs, device: str) -> tuple[str, tuple[dict, dict]]:
+    """The train stage with your own outputs: the given probabilities replace the scorer's cross-fitting;
+    the given embeddings replace the embedder, else the embedder is trained on all of train as usual, or,
+    with ``embedder == "none"``, the probabilities serve as embeddings. There are no training dynamics
+    (``dyn_*`` arrays are removed: ``aum`` and the cartography columns are NaN, the IDK policy uses the
+    other views). Returns the stage key and the run metrics."""
+    train_embedder = outputs.embeddings is None and cfg.embedder != "none"
+    key = cache_key(data_key, outputs.digests, cache_slice(cfg, "seed", "embedder", "folds"),
+                    cache_slice(cfg, "train") if train_embedder else None,
+                    device if train_embedder else None, STAGE_VERSION["train"], "external")
+    labels = ws.samples().label.to_numpy()
+    test = ws.split_sids("test")
+    cf_metrics = {"external": outputs.describe(), "fold_accuracy": None, "device": device,
+                  "test_accuracy_fold_mean": float((outputs.probs[test].argmax(1) == labels[test]).mean())
+                  if len(test) else None}
+    if ws.stages.is_fresh("train", key, EXTERNAL_ARRAYS):
+        rep.log("train: reusing the given outputs' stored arrays")
+        return key, (cf_metrics, (ws.runs.last() or {"metrics": {}})["metrics"].get("embed", {}))
+    emb_metrics: dict[str, Any] = {"embeddings": "given" if outputs.embeddings is not None else
+                                   "trained" if train_embedder else "the given probabilities"}
+    with rep.stage("train", label="train (outputs given" + (f"; {cfg.embedder} embedder)" if train_embedder
+                                                             else ")")):
+        embeddings = outputs.embeddings if outputs.embeddings is not None else outputs.probs
+        if train_embedder:
+            embeddings, emb_metrics["full_model_test_accuracy"] = _train_embedder(ws, cfg, device)
+        for name in ("dyn_p_label", "dyn_margin", "full_model_probs"):  # from an earlier trained run
+            ws.arrays.remove(name)
+        ws.arrays.save("probs", outputs.probs)
+        ws.arrays.save("logits", np.log(np.clip(outputs.probs, 1e-12, None)))
+        ws.arrays.save("fold", np.full(len(labels), -1, np.int64))
+        ws.arrays.save("embeddings", np.asarray(embeddings, np.float32))
+    ws.stages.finish("train", key, rep.timings["train"])
+    return key, (cf_metrics, emb_metrics)
+
+
+def _train_embedder(ws: Workspace, cfg: RunConfig, device: str) -> tuple[np.ndarray, float | None]:
+    """The embedder alone, trained on all train samples with the seed cross-fitting gives it; returns the
+    embeddings of every sample and its test accuracy (None without a test split)."""
+    from greyzone.model.architectures import recipe_for
+    from greyzone.model.jobs import ModelJob, run_jobs
+
+    labels = ws.samples().label.to_numpy()
+    train, test = ws.split_sids("train"), ws.split_sids("test")
+    job = ModelJob("full", train, labels[train], np.arange(len(labels)), cfg.seed * 1000 + cfg.folds,
+                   cfg.embedder, recipe_for(cfg.embedder, cfg.train), embed=True)
+    res = run_jobs([job], ws.arrays.path("images"), n_classes=len(ws.classes), device=device,
+                   workers=1)["full"]
+    acc = float((res.logits[test].argmax(1) == labels[test]).mean()) if len(test) else None
+    return res.embeddings, acc
+
+
 def save_neighbours(ws: Workspace) -> None:
     """Compute and store the within-split kNN graph of the embeddings (``knn_indices``, ``knn_distances``)."""
     from greyzone.scores.table import split_neighbours
@@ -205,7 +286,8 @@ def workspace_score_table(ws: Workspace, *, idk_cap: float, random_state: int, l
         a.load("probs", mmap=False), samples.label.to_numpy(), a.load("embeddings", mmap=False),
         split=samples.split.to_numpy(), index=samples["index"].to_numpy(),
         neighbours=Neighbours(a.load("knn_indices", mmap=False), a.load("knn_distances", mmap=False)),
-        dyn_p_label=a.load("dyn_p_label", mmap=False), dyn_margin=a.load("dyn_margin", mmap=False),
+        dyn_p_label=a.load("dyn_p_label", mmap=False) if a.has("dyn_p_label") else None,  # none for given
+        dyn_margin=a.load("dyn_margin", mmap=False) if a.has("dyn_margin") else None,  # outputs
         projections={"pca": a.load("pca"), "umap": a.load("umap")},
         idk_cap=idk_cap, random_state=random_state, log=log,
     )

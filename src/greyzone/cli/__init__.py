@@ -87,6 +87,11 @@ def run(
     folds: Annotated[int, option(RunConfig, "folds")] = RUN.folds,
     scorer: Annotated[str, option(RunConfig, "scorer")] = RUN.scorer,
     embedder: Annotated[str, option(RunConfig, "embedder")] = RUN.embedder,
+    pred_probs: Annotated[Path | None, option(RunConfig, "pred_probs")] = None,
+    embeddings: Annotated[Path | None, option(RunConfig, "embeddings")] = None,
+    no_embedder: Annotated[bool, typer.Option(
+        "--no-embedder", help="Same as --embedder none: with --pred-probs and no --embeddings, the "
+                              "probabilities are the embeddings.")] = False,
     device: Annotated[str, option(RunConfig, "device")] = RUN.device,
     epochs: Annotated[int | None, option(TrainConfig, "epochs")] = RUN.train.epochs,
     batch_size: Annotated[int | None, option(TrainConfig, "batch_size")] = RUN.train.batch_size,
@@ -112,7 +117,9 @@ def run(
 
     cfg = RunConfig.from_dict({
         "workspace": str(workspace), "dataset": dataset, "data_dir": str(data_dir) if data_dir else None,
-        "limit": limit, "folds": folds, "scorer": scorer, "embedder": embedder, "device": device,
+        "limit": limit, "folds": folds, "scorer": scorer, "embedder": "none" if no_embedder else embedder,
+        "pred_probs": str(pred_probs) if pred_probs else None,
+        "embeddings": str(embeddings) if embeddings else None, "device": device,
         "seed": seed, "workers": workers, "train": {"epochs": epochs, "batch_size": batch_size, "lr": lr},
         "umap": umap, "umap_neighbors": umap_neighbors, "idk_cap": idk_cap, "export": export,
         "include_proposals": proposals, "apply_corrections": apply_corrections,

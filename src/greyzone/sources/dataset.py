@@ -64,6 +64,33 @@ class Dataset:
                 raise ParameterError(f"split {s.name!r}: labels must be in [0, {len(self.classes)}) (one per "
                                      f"class of {self.classes}), got {s.labels.min()}..{s.labels.max()}")
 
+    @classmethod
+    def from_arrays(cls, images: np.ndarray, labels: np.ndarray, *, split: np.ndarray | None = None,
+                    classes: tuple[str, ...] | None = None, name: str = "arrays") -> Dataset:
+        """A dataset from in-memory arrays: ``images`` (N, H, W) uint8 grey, ``labels`` (N,) ints in
+        ``[0, C)``, ``split`` (N,) split names (default all ``"train"``), ``classes`` (default
+        ``"0".."C-1"``).
+        A sample's ``index`` is its position within its split; samples are ordered by split (train first,
+        then :data:`SPLITS` order), so give outputs in that order."""
+        from greyzone.validation import as_images, as_labels
+
+        images = as_images(images)
+        labels = as_labels(labels, n=len(images))
+        split = np.full(len(images), "train", object) if split is None else np.asarray(split, dtype=object)
+        if split.shape != (len(images),):
+            raise ParameterError(f"split must be of length {len(images)} (one entry per image), got shape "
+                                 f"{split.shape}")
+        unknown = sorted(set(split.tolist()) - set(SPLITS))
+        if unknown:
+            raise ParameterError(f"split must hold only {SPLITS}, got {unknown}")
+        classes = tuple(classes) if classes is not None else tuple(str(c) for c in range(labels.max() + 1))
+        splits = {}
+        for s in SPLITS:
+            rows = np.flatnonzero(split == s)
+            if len(rows):
+                splits[s] = Split(s, images[rows], labels[rows], np.arange(len(rows), dtype=np.int64))
+        return cls(name, classes, splits, source="in-memory arrays")
+
     @property
     def n_classes(self) -> int:
         return len(self.classes)
