@@ -79,7 +79,7 @@ def run_pipeline(cfg: RunConfig, *, dataset: Dataset | None = None, pred_probs: 
         config = cfg.to_dict() | ({"external_outputs": outputs.describe()} if outputs is not None else {})
         run_id = ws.runs.start(config, package_versions())
         try:
-            metrics = _run_stages(ws, cfg, rep, run_id, outputs)
+            metrics = _run_stages(ws, cfg, rep, run_id, outputs, config)
         except BaseException:
             ws.runs.finish(run_id, timings=rep.timings, metrics={}, status="failed")
             raise
@@ -98,7 +98,8 @@ def head_rows(dataset: Dataset, limit: int | None) -> np.ndarray:
 
 
 def _run_stages(ws: Workspace, cfg: RunConfig, rep: Reporter, run_id: int,
-                outputs: ExternalOutputs | None = None) -> dict[str, Any]:
+                outputs: ExternalOutputs | None = None, config: dict | None = None) -> dict[str, Any]:
+    """The stages after load; ``config`` is the run record's config (the export's card describes it)."""
     samples = ws.samples()
     labels = samples.label.to_numpy()
     data_key = [ws.dataset, len(samples), cfg.dataset, cfg.limit, _images_digest(ws.images(), labels)]
@@ -146,7 +147,8 @@ def _run_stages(ws: Workspace, cfg: RunConfig, rep: Reporter, run_id: int,
 
         with rep.stage("export", len(samples)) as tick:
             metrics["export"] = write_export(ws, include_proposals=cfg.include_proposals,
-                                             apply_corrections=cfg.apply_corrections, progress=tick)
+                                             apply_corrections=cfg.apply_corrections, progress=tick,
+                                             run_config=config)
     return metrics
 
 
@@ -160,20 +162,22 @@ def _train(ws: Workspace, cfg: RunConfig, rep: Reporter, device: str) -> tuple[d
     labels = ws.samples().label.to_numpy()
     n, n_classes = len(labels), len(ws.classes)
     train_sids, test_sids = ws.split_sids("train"), ws.split_sids("test")
+    held_sids = np.setdiff1d(np.arange(n), train_sids)  # test and validation: the mean of the K fold models
+    is_test = np.isin(held_sids, test_sids)
     models = dict(scorer=cfg.scorer, embedder=cfg.embedder)
     total = crossfit_work(len(train_sids), folds=cfg.folds, cfg=cfg.train, **models)
     t0 = time.perf_counter()
     label = f"train ({cfg.folds} × {cfg.scorer} + {cfg.embedder}, {device})"
     with rep.stage("train", total, label=label) as tick:
-        cf = crossfit(ws.arrays.path("images"), train_sids, labels[train_sids], test_sids,
+        cf = crossfit(ws.arrays.path("images"), train_sids, labels[train_sids], held_sids,
                       n_classes=n_classes, folds=cfg.folds, cfg=cfg.train, seed=cfg.seed, device=device,
                       workers=cfg.workers, progress=tick, **models)
     seconds = time.perf_counter() - t0
     probs = np.zeros((n, n_classes), np.float32)
     logits = np.zeros_like(probs)
     probs[train_sids], logits[train_sids] = softmax(cf.oof_logits), cf.oof_logits
-    probs[test_sids] = cf.test_probs
-    logits[test_sids] = np.log(np.clip(cf.test_probs, 1e-12, None))
+    probs[held_sids] = cf.test_probs
+    logits[held_sids] = np.log(np.clip(cf.test_probs, 1e-12, None))
     fold = np.full(n, -1, np.int64)
     fold[train_sids] = cf.fold
     for name, arr in (("probs", probs), ("logits", logits), ("fold", fold), ("embeddings", cf.embeddings),
@@ -183,7 +187,7 @@ def _train(ws: Workspace, cfg: RunConfig, rep: Reporter, device: str) -> tuple[d
     has_test = len(test_sids) > 0
     cf_metrics = {
         "fold_accuracy": cf.fold_accuracy,
-        "test_accuracy_fold_mean": float((cf.test_probs.argmax(1) == labels[test_sids]).mean())
+        "test_accuracy_fold_mean": float((cf.test_probs[is_test].argmax(1) == labels[test_sids]).mean())
         if has_test else None,
         "train_samples_per_s": round(total / seconds),
         "device": device,

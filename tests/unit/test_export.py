@@ -50,12 +50,12 @@ def test_layout_manifest_and_round_trip(ws):
     assert out["counts"]["train"]["IDK"] == 1 and out["counts"]["test"]["IDK"] == 1
     m = pd.read_csv(root / "manifest.csv")
     assert list(m.columns) == ["split", "index", "original_label", "curated_label", "decided_by", "idk_score",
-                               "suggested_label"]
+                               "suggested_label", "source_file"]
     assert len(m) == 9
     assert m.loc[1, "curated_label"] == "c" and m.loc[1, "decided_by"] == "human"
     assert m.loc[0, "suggested_label"] == "IDK" and m.suggested_label.drop(index=0).isna().all()
     card = (root / "README.md").read_text()
-    assert "LeCun" in card and "| train |" in card
+    assert "LeCun" not in card and "license: unknown" in card and "| train |" in card  # not MNIST
     ds = load_imagefolder(root)
     assert np.array_equal(ds.splits["train"].images, ws.images()[:6])
     assert ds.classes == ("a", "b", "c", "IDK")

@@ -4,8 +4,9 @@ Layout (FiftyOne's ImageClassificationDirectoryTree, also Hugging Face ``imagefo
 
     <workspace>/export/{train,test}/{<class>..., IDK}/{index:05d}.png   lossless PNG of the original pixels
     <workspace>/export/manifest.csv   split,index,original_label,curated_label,decided_by,idk_score,
-                                      suggested_label (the auto proposal's class, IDK, or empty)
-    <workspace>/export/README.md      dataset card
+                                      suggested_label (the auto proposal's class, IDK, or empty),source_file
+    <workspace>/export/<split>/metadata.csv   Hugging Face metadata (:mod:`greyzone.export.metadata`)
+    <workspace>/export/README.md      dataset card with Hugging Face YAML
 
 The export is written to a temp directory beside it, re-imported with :func:`load_imagefolder` and checked
 against the store (same samples, curated labels and pixels), and only then renamed into place; a failure
@@ -27,6 +28,7 @@ from PIL import Image
 
 from greyzone.errors import DataError, ExportError, WorkspaceError
 from greyzone.export.card import dataset_card
+from greyzone.export.metadata import write_metadata
 from greyzone.sources.imagefolder import load_imagefolder
 from greyzone.store.files import fsync_dir
 from greyzone.store.workspace import IDK_NAME, Workspace
@@ -51,11 +53,13 @@ def write_export(
     include_proposals: bool = True,
     apply_corrections: bool = False,
     progress: Callable[[int], None] | None = None,
+    run_config: dict | None = None,
 ) -> dict:
     """Write the curated dataset to ``dest`` (default ``<workspace>/export``); return counts.
 
     ``include_proposals``: auto proposals count where no human decided; ``apply_corrections``: an auto
     ``relabel`` proposal gives its label instead of IDK (see :func:`greyzone.store.decisions.resolve`).
+    ``run_config``: the config of the run writing the export, for the card (default: the last finished run).
     """
     dest = Path(dest) if dest is not None else ws.layout.export
     flags = {"include_proposals": include_proposals, "apply_corrections": apply_corrections}
@@ -91,11 +95,13 @@ def write_export(
                 "decided_by": curated.decided_by,
                 "idk_score": np.round(idk_score, 6),
                 "suggested_label": [ws.label_name(i) if i >= 0 else "" for i in curated.suggested_label],
+                "source_file": ws.source_files()[sids],
             }
         )
         manifest.to_csv(tmp / "manifest.csv", index=False)
+        write_metadata(tmp, curated, paths, idk_score)
         counts = count_table(manifest)
-        (tmp / "README.md").write_text(dataset_card(ws, counts, **flags))
+        (tmp / "README.md").write_text(dataset_card(ws, counts, **flags, run_config=run_config))
         _validate(tmp, curated, images, names)
         tmp.chmod(0o755)  # mkdtemp creates 0700
         _swap(tmp, dest)

@@ -8,7 +8,10 @@ import numpy as np
 
 from greyzone.errors import DataError, ParameterError
 
-SPLITS: tuple[str, ...] = ("train", "test")
+#: Accepted splits, in sample order. ``validation`` (or ``val``; not both) is treated like ``test``: not
+#: trained on, scored by the mean of the K fold models, ranked among its own samples.
+SPLITS: tuple[str, ...] = ("train", "validation", "val", "test")
+VALIDATION_SPLITS: tuple[str, ...] = ("validation", "val")
 
 
 @dataclass(frozen=True)
@@ -46,7 +49,8 @@ class Split:
 
 @dataclass(frozen=True)
 class Dataset:
-    """A named dataset: class names and its splits (``train`` required, ``test`` usual)."""
+    """A named dataset: class names and its splits (``train`` required, ``test`` usual, ``validation``
+    optional; in :data:`SPLITS` order)."""
 
     name: str
     classes: tuple[str, ...]
@@ -59,6 +63,9 @@ class Dataset:
                        self.source, self.notes)
 
     def __post_init__(self) -> None:
+        if all(v in self.splits for v in VALIDATION_SPLITS):
+            raise ParameterError(f"dataset {self.name!r} has both a 'validation' and a 'val' split; rename "
+                                 f"one (both would be the validation split)")
         for s in self.splits.values():
             if len(s) and (s.labels.min() < 0 or s.labels.max() >= len(self.classes)):
                 raise ParameterError(f"split {s.name!r}: labels must be in [0, {len(self.classes)}) (one per "

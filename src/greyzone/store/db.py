@@ -83,6 +83,14 @@ MIGRATIONS: list[tuple[str, str]] = [
     CREATE INDEX decisions_undoes ON decisions (undoes);
     """,
     ),
+    # The source file of each sample (image folders: its path relative to the dataset root; NULL for arrays
+    # such as IDX), kept for the manifest.
+    (
+        "0003_sample_file",
+        """
+    ALTER TABLE samples ADD COLUMN file TEXT;
+    """,
+    ),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
