@@ -3,8 +3,8 @@
 Layout (FiftyOne's ImageClassificationDirectoryTree, also Hugging Face ``imagefolder``)::
 
     <workspace>/export/{train,test}/{<class>..., IDK}/{index:05d}.png   lossless PNG of the original pixels
-    <workspace>/export/manifest.csv   split,index,original_label,curated_label,decided_by,idk_score,
-                                      suggested_label (the auto proposal's class, IDK, or empty),source_file
+    <workspace>/export/manifest.csv   split,index,source_file,original_label,curated_label,decided_by,
+                                      idk_score,suggested_label (the auto proposal's class, IDK, or empty)
     <workspace>/export/<split>/metadata.csv   Hugging Face metadata (:mod:`greyzone.export.metadata`)
     <workspace>/export/README.md      dataset card with Hugging Face YAML
 
@@ -90,12 +90,12 @@ def write_export(
             {
                 "split": curated.split,
                 "index": curated["index"],
+                "source_file": ws.source_files()[sids],
                 "original_label": [ws.label_name(i) for i in curated.original_label],
                 "curated_label": [ws.label_name(i) for i in curated.curated_label],
                 "decided_by": curated.decided_by,
                 "idk_score": np.round(idk_score, 6),
                 "suggested_label": [ws.label_name(i) if i >= 0 else "" for i in curated.suggested_label],
-                "source_file": ws.source_files()[sids],
             }
         )
         manifest.to_csv(tmp / "manifest.csv", index=False)
