@@ -141,7 +141,8 @@ def _run_stages(ws: Workspace, cfg: RunConfig, rep: Reporter, run_id: int,
         _record_proposals(ws, table, run_id, POLICY)
         ws.write_scores(table)
     metrics: dict[str, Any] = {"crossfit": cf_metrics, "embed": emb_metrics,
-                               "idk_proposed": _idk_counts(ws, table)}
+                               "idk_proposed": _idk_counts(ws, table),
+                               "duplicates": table.attrs.get("duplicates", {})}
     if cfg.export:
         from greyzone.export.tree import write_export
 
@@ -292,7 +293,7 @@ def workspace_score_table(ws: Workspace, *, idk_cap: float, random_state: int, l
         neighbours=Neighbours(a.load("knn_indices", mmap=False), a.load("knn_distances", mmap=False)),
         dyn_p_label=a.load("dyn_p_label", mmap=False) if a.has("dyn_p_label") else None,  # none for given
         dyn_margin=a.load("dyn_margin", mmap=False) if a.has("dyn_margin") else None,  # outputs
-        projections={"pca": a.load("pca"), "umap": a.load("umap")},
+        projections={"pca": a.load("pca"), "umap": a.load("umap")}, images=ws.images(),
         idk_cap=idk_cap, random_state=random_state, log=log,
     )
 
