@@ -76,10 +76,13 @@ class RunConfig:
     """Everything ``greyzone run`` needs."""
 
     workspace: str = setting("greyzone-mnist", "Workspace directory.", affects_results=False)
-    dataset: str = setting("mnist", "mnist, fashion-mnist or imagefolder.")
+    dataset: str = setting("mnist", "mnist, fashion-mnist, imagefolder or hf (a Hugging Face save_to_disk "
+                                    "or Parquet folder; needs greyzone[hf]).")
     data_dir: str | None = setting(
         None, "Directory of IDX files (.gz or raw) or image-folder root "
         "(default: $GREYZONE_DATA_DIR, then the cache, then fetch).")
+    image_column: str = setting("image", "Image column of --dataset hf.")
+    label_column: str = setting("label", "Label column of --dataset hf.")
     limit: int | None = setting(None, "Quick run on the first N samples of each split.")
     folds: int = setting(5, "Cross-fitting folds K.")
     scorer: str = setting("cnn", f"Model family trained K times for out-of-sample probabilities, one of "

@@ -54,11 +54,10 @@ def run_pipeline(cfg: RunConfig, *, dataset: Dataset | None = None, pred_probs: 
     rep = Reporter(enabled=progress)
     with rep.stage("load"):
         if dataset is None:
-            dataset = (
-                load_dataset(cfg.dataset, cfg.data_dir, log=rep.log)
-                if cfg.dataset == "mnist"
-                else load_dataset(cfg.dataset, cfg.data_dir)
-            )
+            kwargs = ({"log": rep.log} if cfg.dataset == "mnist" else
+                      {"image_column": cfg.image_column, "label_column": cfg.label_column}
+                      if cfg.dataset == "hf" else {})
+            dataset = load_dataset(cfg.dataset, cfg.data_dir, **kwargs)
         pred_probs = cfg.pred_probs if pred_probs is None else pred_probs
         embeddings = cfg.embeddings if embeddings is None else embeddings
         outputs = None

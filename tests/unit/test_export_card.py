@@ -28,7 +28,7 @@ def given_probs(ds, rng):
     labels = np.concatenate([s.labels for s in ds.splits.values()])
     p = rng.dirichlet(np.ones(len(ds.classes)), size=len(labels)) * 0.3
     p[np.arange(len(labels)), labels] += 0.7
-    p[0] = np.roll(p[0], 1)  # one sample the "model" disagrees with
+    p[:3] = np.roll(p[:3], 1, axis=1)  # three train samples the "model" disagrees with
     return p
 
 
@@ -80,9 +80,10 @@ def test_metadata_csv_per_split_and_source_files(curated):
 def test_export_loads_in_hugging_face_with_greyzone_label_ids(curated):
     datasets = pytest.importorskip("datasets", reason="the optional extra greyzone[hf] is not installed")
     root = curated.path / "export"
-    ds = datasets.load_dataset(str(root))
+    ds = datasets.load_dataset(str(root), cache_dir=str(root.parent / "hf-cache"))  # no shared cache
     assert ds["train"].features["label"].names == CLASSES + ["IDK"]
-    plain = datasets.load_dataset("imagefolder", data_dir=str(root))  # no card read: the same label ids
+    plain = datasets.load_dataset("imagefolder", data_dir=str(root),  # no card read: the same label ids
+                                  cache_dir=str(root.parent / "hf-cache"))
     assert plain["train"]["label"] == ds["train"]["label"]
     manifest = pd.read_csv(root / "manifest.csv", keep_default_na=False)
     for split in ("train", "test"):

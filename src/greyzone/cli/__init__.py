@@ -64,7 +64,9 @@ def friendly_errors(fn):
 
 
 def _fail(message: str) -> None:
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    from rich.markup import escape  # a message may hold brackets: "pip install 'greyzone[hf]'"
+
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
 
 
 def _version(value: bool) -> None:
@@ -88,6 +90,8 @@ def run(
     workspace: Workspace_ = Path(RUN.workspace),
     dataset: Annotated[str, option(RunConfig, "dataset")] = RUN.dataset,
     data_dir: Annotated[Path | None, option(RunConfig, "data_dir")] = None,
+    image_column: Annotated[str, option(RunConfig, "image_column")] = RUN.image_column,
+    label_column: Annotated[str, option(RunConfig, "label_column")] = RUN.label_column,
     folds: Annotated[int, option(RunConfig, "folds")] = RUN.folds,
     scorer: Annotated[str, option(RunConfig, "scorer")] = RUN.scorer,
     embedder: Annotated[str, option(RunConfig, "embedder")] = RUN.embedder,
@@ -124,7 +128,8 @@ def run(
 
     cfg = RunConfig.from_dict({
         "workspace": str(workspace), "dataset": dataset, "data_dir": str(data_dir) if data_dir else None,
-        "limit": limit, "folds": folds, "scorer": scorer, "embedder": "none" if no_embedder else embedder,
+        "image_column": image_column, "label_column": label_column, "limit": limit, "folds": folds,
+        "scorer": scorer, "embedder": "none" if no_embedder else embedder,
         "pred_probs": str(pred_probs) if pred_probs else None,
         "embeddings": str(embeddings) if embeddings else None, "device": device,
         "seed": seed, "workers": workers, "train": {"epochs": epochs, "batch_size": batch_size, "lr": lr},
