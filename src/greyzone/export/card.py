@@ -5,6 +5,7 @@ any other source its path and an unknown licence. No timestamps: same store, sam
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -78,7 +79,8 @@ def dataset_card(ws: Workspace, counts: pd.DataFrame, *, include_proposals: bool
     classes = [ws.label_name(i) for i in range(ws.idk_label + 1)]
     sizes = {str(s): int(n) for s, n in t["total"].items()}
     splits = ",".join(sizes)
-    source = ws.source or ws.dataset
+    # the folder's name, not its local path: a card is written to be shared (no home directories in it)
+    source = ws.dataset if ws.dataset in CITATIONS or not ws.source else Path(ws.source).name
     text, bibtex = CITATIONS.get(ws.dataset, (None, None))
     citation = (f"\n## Citation\n\n{text}\n\n```bibtex\n{bibtex}\n```\n" if text else
                 f"\n## Source and licence\n\nRead from `{source}`. The licence is that of the source data "
@@ -91,7 +93,7 @@ Images of `{source}` ({len(ws.classes)} classes: {", ".join(f"`{c}`" for c in ws
 images (ambiguous or wrongly labelled) are in the extra class **IDK** (or, where stated below, in the class a
 confident correction suggested). `manifest.csv` lists every image with its original and curated label, who
 decided, the class an automatic proposal suggested (`suggested_label`: a class, IDK, or empty where there was
-none) and its source file (`source_file`, relative to the source; empty for array sources such as IDX).
+none) and its source file (`source_file`, relative to the source folder; empty for array sources such as IDX).
 Each split folder's `metadata.csv` carries `label` (the curated label id), `original_label`, `idk_score` and
 `suggested_label` (−1: none) for Hugging Face; the YAML above pins the class order, IDK last.
 
