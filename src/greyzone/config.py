@@ -35,6 +35,8 @@ WEIGHTINGS: tuple[str, ...] = ("sqrt", "inverse", "none")
 ARCHITECTURE_NAMES: tuple[str, ...] = ("cnn", "lenet5")
 #: Scorers the curation benchmark compares by default: greyzone 0.1.0's LeNet-5 and the current default.
 BENCH_SCORERS: tuple[str, ...] = ("lenet5", "cnn")
+#: Embedders: an architecture, or "none" (with given probabilities, which then serve as embeddings).
+EMBEDDERS: tuple[str, ...] = (*ARCHITECTURE_NAMES, "none")
 #: Training devices; "auto" resolves in greyzone.system.resolve_device.
 DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda", "mps")
 
@@ -74,16 +76,26 @@ class RunConfig:
     """Everything ``greyzone run`` needs."""
 
     workspace: str = setting("greyzone-mnist", "Workspace directory.", affects_results=False)
-    dataset: str = setting("mnist", "mnist, fashion-mnist or imagefolder.")
+    dataset: str = setting("mnist", "mnist, fashion-mnist, imagefolder or hf (a Hugging Face save_to_disk "
+                                    "or Parquet folder; needs greyzone[hf]).")
     data_dir: str | None = setting(
         None, "Directory of IDX files (.gz or raw) or image-folder root "
         "(default: $GREYZONE_DATA_DIR, then the cache, then fetch).")
+    image_column: str = setting("image", "Image column of --dataset hf.")
+    label_column: str = setting("label", "Label column of --dataset hf.")
     limit: int | None = setting(None, "Quick run on the first N samples of each split.")
     folds: int = setting(5, "Cross-fitting folds K.")
     scorer: str = setting("cnn", f"Model family trained K times for out-of-sample probabilities, one of "
                                  f"{ARCHITECTURE_NAMES}.")
     embedder: str = setting("lenet5", f"Model trained once on all train images whose penultimate layer feeds "
-                                      f"maps and neighbours, one of {ARCHITECTURE_NAMES}.")
+                                      f"maps and neighbours, one of {EMBEDDERS} ('none' needs --pred-probs: "
+                                      f"the probabilities are then the embeddings).")
+    pred_probs: str | None = setting(
+        None, "Your own OUT-OF-SAMPLE probabilities (.npy in sample order, or Parquet with split, index and "
+        "one column per class): the scorer is not trained.")
+    embeddings: str | None = setting(
+        None, "Your own embeddings (.npy or Parquet, as --pred-probs; needs --pred-probs): the embedder is "
+        "not trained.")
     device: str = setting("auto", f"Training device, one of {DEVICES} (auto: CUDA when available, else "
                                   f"CPU).", affects_results=False)
     seed: int = setting(0, "Random seed (same seed, same scores and export bytes).")
@@ -111,7 +123,10 @@ class RunConfig:
         check_int(self.umap_neighbors, "umap_neighbors", low=2)
         check_fraction(self.idk_cap, "idk_cap")
         check_option(self.scorer, "scorer", ARCHITECTURE_NAMES)
-        check_option(self.embedder, "embedder", ARCHITECTURE_NAMES)
+        check_option(self.embedder, "embedder", EMBEDDERS)
+        for name in ("pred_probs", "embeddings"):
+            if getattr(self, name) is not None:
+                check_instance(getattr(self, name), name, str)
         check_option(self.device, "device", DEVICES)
 
     @classmethod

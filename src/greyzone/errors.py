@@ -27,6 +27,10 @@ class ExportError(GreyzoneError):
     """An export failed validation; the previous export was left in place."""
 
 
+class MissingExtraError(GreyzoneError, ImportError):
+    """An optional dependency is not installed; the message gives the exact ``pip install`` command."""
+
+
 class ParameterError(GreyzoneError, ValueError):
     """A parameter or input array has a value outside what the function accepts (also a ``ValueError``)."""
 

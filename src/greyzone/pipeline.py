@@ -18,6 +18,7 @@ import pandas as pd
 from greyzone.config import RunConfig, cache_key, cache_slice
 from greyzone.progress import Reporter
 from greyzone.sources.dataset import Dataset
+from greyzone.sources.outputs import ExternalOutputs
 from greyzone.store.layout import Layout
 from greyzone.store.lock import workspace_lock
 from greyzone.store.workspace import Workspace, make_root
@@ -39,21 +40,31 @@ def package_versions() -> dict[str, str]:
     return out
 
 
-def run_pipeline(cfg: RunConfig, *, dataset: Dataset | None = None, progress: bool = True) -> Workspace:
+def run_pipeline(cfg: RunConfig, *, dataset: Dataset | None = None, pred_probs: Any = None,
+                 embeddings: Any = None, progress: bool = True) -> Workspace:
     """Run every stage for ``cfg``; returns the workspace (scores, arrays, decisions, export).
 
     ``dataset`` replaces loading ``cfg.dataset`` (the curation benchmark passes data with planted problems).
+    ``pred_probs`` / ``embeddings`` (arrays or paths) replace ``cfg.pred_probs`` / ``cfg.embeddings``: given
+    outputs replace training (:mod:`greyzone.sources.outputs`).
     """
     from greyzone.sources import load_dataset
+    from greyzone.sources.outputs import check_embedder_choice, load_outputs
 
     rep = Reporter(enabled=progress)
     with rep.stage("load"):
         if dataset is None:
-            dataset = (
-                load_dataset(cfg.dataset, cfg.data_dir, log=rep.log)
-                if cfg.dataset == "mnist"
-                else load_dataset(cfg.dataset, cfg.data_dir)
-            )
+            kwargs = ({"log": rep.log} if cfg.dataset == "mnist" else
+                      {"image_column": cfg.image_column, "label_column": cfg.label_column}
+                      if cfg.dataset == "hf" else {})
+            dataset = load_dataset(cfg.dataset, cfg.data_dir, **kwargs)
+        pred_probs = cfg.pred_probs if pred_probs is None else pred_probs
+        embeddings = cfg.embeddings if embeddings is None else embeddings
+        outputs = None
+        if pred_probs is not None or embeddings is not None:  # checked against the data as loaded
+            outputs = load_outputs(dataset, pred_probs=pred_probs, embeddings=embeddings)
+            outputs = outputs.rows(head_rows(dataset, cfg.limit))
+        check_embedder_choice(cfg.embedder, outputs)
         dataset = dataset.head(cfg.limit)
         dataset.check_trainable(cfg.folds)
         for note in dataset.notes:
@@ -64,9 +75,10 @@ def run_pipeline(cfg: RunConfig, *, dataset: Dataset | None = None, progress: bo
         ws = Workspace.create(layout.root, dataset, log=rep.log)
         if n := ws.runs.mark_interrupted():
             rep.log(f"{n} earlier run(s) had been killed; marked 'interrupted'")
-        run_id = ws.runs.start(cfg.to_dict(), package_versions())
+        config = cfg.to_dict() | ({"external_outputs": outputs.describe()} if outputs is not None else {})
+        run_id = ws.runs.start(config, package_versions())
         try:
-            metrics = _run_stages(ws, cfg, rep, run_id)
+            metrics = _run_stages(ws, cfg, rep, run_id, outputs, config)
         except BaseException:
             ws.runs.finish(run_id, timings=rep.timings, metrics={}, status="failed")
             raise
@@ -74,7 +86,19 @@ def run_pipeline(cfg: RunConfig, *, dataset: Dataset | None = None, progress: bo
     return ws
 
 
-def _run_stages(ws: Workspace, cfg: RunConfig, rep: Reporter, run_id: int) -> dict[str, Any]:
+def head_rows(dataset: Dataset, limit: int | None) -> np.ndarray:
+    """Rows (sid order of ``dataset``) that ``dataset.head(limit)`` keeps: the first ``limit`` of each
+    split."""
+    rows, start = [], 0
+    for s in dataset.splits.values():
+        rows.append(start + np.arange(len(s) if limit is None else min(limit, len(s))))
+        start += len(s)
+    return np.concatenate(rows) if rows else np.empty(0, np.int64)
+
+
+def _run_stages(ws: Workspace, cfg: RunConfig, rep: Reporter, run_id: int,
+                outputs: ExternalOutputs | None = None, config: dict | None = None) -> dict[str, Any]:
+    """The stages after load; ``config`` is the run record's config (the export's card describes it)."""
     samples = ws.samples()
     labels = samples.label.to_numpy()
     data_key = [ws.dataset, len(samples), cfg.dataset, cfg.limit, _images_digest(ws.images(), labels)]
@@ -83,7 +107,9 @@ def _run_stages(ws: Workspace, cfg: RunConfig, rep: Reporter, run_id: int) -> di
     device = resolve_device(cfg.device)
     train_key = cache_key(data_key, cache_slice(cfg, "seed", "train", "folds", "scorer", "embedder"), device,
                           STAGE_VERSION["train"])
-    if ws.stages.is_fresh("train", train_key, TRAIN_ARRAYS):
+    if outputs is not None:  # bring your own outputs: a separate train stage
+        train_key, (cf_metrics, emb_metrics) = _external_train_stage(ws, cfg, rep, data_key, outputs, device)
+    elif ws.stages.is_fresh("train", train_key, TRAIN_ARRAYS):
         rep.log("train: reusing cached out-of-fold predictions, embeddings and training dynamics")
         last = ws.runs.last() or {"metrics": {}}
         cf_metrics, emb_metrics = last["metrics"].get("crossfit", {}), last["metrics"].get("embed", {})
@@ -114,13 +140,15 @@ def _run_stages(ws: Workspace, cfg: RunConfig, rep: Reporter, run_id: int) -> di
         _record_proposals(ws, table, run_id, POLICY)
         ws.write_scores(table)
     metrics: dict[str, Any] = {"crossfit": cf_metrics, "embed": emb_metrics,
-                               "idk_proposed": _idk_counts(ws, table)}
+                               "idk_proposed": _idk_counts(ws, table),
+                               "duplicates": table.attrs.get("duplicates", {})}
     if cfg.export:
         from greyzone.export.tree import write_export
 
         with rep.stage("export", len(samples)) as tick:
             metrics["export"] = write_export(ws, include_proposals=cfg.include_proposals,
-                                             apply_corrections=cfg.apply_corrections, progress=tick)
+                                             apply_corrections=cfg.apply_corrections, progress=tick,
+                                             run_config=config)
     return metrics
 
 
@@ -134,20 +162,22 @@ def _train(ws: Workspace, cfg: RunConfig, rep: Reporter, device: str) -> tuple[d
     labels = ws.samples().label.to_numpy()
     n, n_classes = len(labels), len(ws.classes)
     train_sids, test_sids = ws.split_sids("train"), ws.split_sids("test")
+    held_sids = np.setdiff1d(np.arange(n), train_sids)  # test and validation: the mean of the K fold models
+    is_test = np.isin(held_sids, test_sids)
     models = dict(scorer=cfg.scorer, embedder=cfg.embedder)
     total = crossfit_work(len(train_sids), folds=cfg.folds, cfg=cfg.train, **models)
     t0 = time.perf_counter()
     label = f"train ({cfg.folds} × {cfg.scorer} + {cfg.embedder}, {device})"
     with rep.stage("train", total, label=label) as tick:
-        cf = crossfit(ws.arrays.path("images"), train_sids, labels[train_sids], test_sids,
+        cf = crossfit(ws.arrays.path("images"), train_sids, labels[train_sids], held_sids,
                       n_classes=n_classes, folds=cfg.folds, cfg=cfg.train, seed=cfg.seed, device=device,
                       workers=cfg.workers, progress=tick, **models)
     seconds = time.perf_counter() - t0
     probs = np.zeros((n, n_classes), np.float32)
     logits = np.zeros_like(probs)
     probs[train_sids], logits[train_sids] = softmax(cf.oof_logits), cf.oof_logits
-    probs[test_sids] = cf.test_probs
-    logits[test_sids] = np.log(np.clip(cf.test_probs, 1e-12, None))
+    probs[held_sids] = cf.test_probs
+    logits[held_sids] = np.log(np.clip(cf.test_probs, 1e-12, None))
     fold = np.full(n, -1, np.int64)
     fold[train_sids] = cf.fold
     for name, arr in (("probs", probs), ("logits", logits), ("fold", fold), ("embeddings", cf.embeddings),
@@ -157,7 +187,7 @@ def _train(ws: Workspace, cfg: RunConfig, rep: Reporter, device: str) -> tuple[d
     has_test = len(test_sids) > 0
     cf_metrics = {
         "fold_accuracy": cf.fold_accuracy,
-        "test_accuracy_fold_mean": float((cf.test_probs.argmax(1) == labels[test_sids]).mean())
+        "test_accuracy_fold_mean": float((cf.test_probs[is_test].argmax(1) == labels[test_sids]).mean())
         if has_test else None,
         "train_samples_per_s": round(total / seconds),
         "device": device,
@@ -165,6 +195,61 @@ def _train(ws: Workspace, cfg: RunConfig, rep: Reporter, device: str) -> tuple[d
     emb_metrics = {"full_model_test_accuracy": float(
         (cf.full_logits[test_sids].argmax(1) == labels[test_sids]).mean()) if has_test else None}
     return cf_metrics, emb_metrics
+
+
+EXTERNAL_ARRAYS = ["probs", "logits", "fold", "embeddings"]
+
+
+def _external_train_stage(ws: Workspace, cfg: RunConfig, rep: Reporter, data_key: list,
+                          outputs: ExternalOutputs, device: str) -> tuple[str, tuple[dict, dict]]:
+    """The train stage with your own outputs: the given probabilities replace the scorer's cross-fitting;
+    the given embeddings replace the embedder, else the embedder is trained on all of train as usual, or,
+    with ``embedder == "none"``, the probabilities serve as embeddings. There are no training dynamics
+    (``dyn_*`` arrays are removed: ``aum`` and the cartography columns are NaN, the IDK policy uses the
+    other views). Returns the stage key and the run metrics."""
+    train_embedder = outputs.embeddings is None and cfg.embedder != "none"
+    key = cache_key(data_key, outputs.digests, cache_slice(cfg, "seed", "embedder", "folds"),
+                    cache_slice(cfg, "train") if train_embedder else None,
+                    device if train_embedder else None, STAGE_VERSION["train"], "external")
+    labels = ws.samples().label.to_numpy()
+    test = ws.split_sids("test")
+    cf_metrics = {"external": outputs.describe(), "fold_accuracy": None, "device": device,
+                  "test_accuracy_fold_mean": float((outputs.probs[test].argmax(1) == labels[test]).mean())
+                  if len(test) else None}
+    if ws.stages.is_fresh("train", key, EXTERNAL_ARRAYS):
+        rep.log("train: reusing the given outputs' stored arrays")
+        return key, (cf_metrics, (ws.runs.last() or {"metrics": {}})["metrics"].get("embed", {}))
+    emb_metrics: dict[str, Any] = {"embeddings": "given" if outputs.embeddings is not None else
+                                   "trained" if train_embedder else "the given probabilities"}
+    with rep.stage("train", label="train (outputs given" + (f"; {cfg.embedder} embedder)" if train_embedder
+                                                             else ")")):
+        embeddings = outputs.embeddings if outputs.embeddings is not None else outputs.probs
+        if train_embedder:
+            embeddings, emb_metrics["full_model_test_accuracy"] = _train_embedder(ws, cfg, device)
+        for name in ("dyn_p_label", "dyn_margin", "full_model_probs"):  # from an earlier trained run
+            ws.arrays.remove(name)
+        ws.arrays.save("probs", outputs.probs)
+        ws.arrays.save("logits", np.log(np.clip(outputs.probs, 1e-12, None)))
+        ws.arrays.save("fold", np.full(len(labels), -1, np.int64))
+        ws.arrays.save("embeddings", np.asarray(embeddings, np.float32))
+    ws.stages.finish("train", key, rep.timings["train"])
+    return key, (cf_metrics, emb_metrics)
+
+
+def _train_embedder(ws: Workspace, cfg: RunConfig, device: str) -> tuple[np.ndarray, float | None]:
+    """The embedder alone, trained on all train samples with the seed cross-fitting gives it; returns the
+    embeddings of every sample and its test accuracy (None without a test split)."""
+    from greyzone.model.architectures import recipe_for
+    from greyzone.model.jobs import ModelJob, run_jobs
+
+    labels = ws.samples().label.to_numpy()
+    train, test = ws.split_sids("train"), ws.split_sids("test")
+    job = ModelJob("full", train, labels[train], np.arange(len(labels)), cfg.seed * 1000 + cfg.folds,
+                   cfg.embedder, recipe_for(cfg.embedder, cfg.train), embed=True)
+    res = run_jobs([job], ws.arrays.path("images"), n_classes=len(ws.classes), device=device,
+                   workers=1)["full"]
+    acc = float((res.logits[test].argmax(1) == labels[test]).mean()) if len(test) else None
+    return res.embeddings, acc
 
 
 def save_neighbours(ws: Workspace) -> None:
@@ -205,8 +290,9 @@ def workspace_score_table(ws: Workspace, *, idk_cap: float, random_state: int, l
         a.load("probs", mmap=False), samples.label.to_numpy(), a.load("embeddings", mmap=False),
         split=samples.split.to_numpy(), index=samples["index"].to_numpy(),
         neighbours=Neighbours(a.load("knn_indices", mmap=False), a.load("knn_distances", mmap=False)),
-        dyn_p_label=a.load("dyn_p_label", mmap=False), dyn_margin=a.load("dyn_margin", mmap=False),
-        projections={"pca": a.load("pca"), "umap": a.load("umap")},
+        dyn_p_label=a.load("dyn_p_label", mmap=False) if a.has("dyn_p_label") else None,  # none for given
+        dyn_margin=a.load("dyn_margin", mmap=False) if a.has("dyn_margin") else None,  # outputs
+        projections={"pca": a.load("pca"), "umap": a.load("umap")}, images=ws.images(),
         idk_cap=idk_cap, random_state=random_state, log=log,
     )
 

@@ -53,13 +53,13 @@ def test_layout_manifest_and_round_trip(ws):
     assert (root / "test" / "IDK" / "00001.png").is_file()  # sid 7 = test index 1
     assert out["counts"]["train"]["IDK"] == 1 and out["counts"]["test"]["IDK"] == 1
     m = pd.read_csv(root / "manifest.csv")
-    assert list(m.columns) == ["split", "index", "original_label", "curated_label", "decided_by", "idk_score",
-                               "suggested_label"]
+    assert list(m.columns) == ["split", "index", "source_file", "original_label", "curated_label",
+                               "decided_by", "idk_score", "suggested_label"]
     assert len(m) == 9
     assert m.loc[1, "curated_label"] == "c" and m.loc[1, "decided_by"] == "human"
     assert m.loc[0, "suggested_label"] == "IDK" and m.suggested_label.drop(index=0).isna().all()
     card = (root / "README.md").read_text()
-    assert "LeCun" in card and "| train |" in card
+    assert "LeCun" not in card and "license: unknown" in card and "| train |" in card  # not MNIST
     ds = load_imagefolder(root)
     assert np.array_equal(ds.splits["train"].images, ws.images()[:6])
     assert ds.classes == ("a", "b", "c", "IDK")

@@ -150,8 +150,8 @@ def _present(scores) -> list:
 
 # --------------------------------------------------------------------------------------------- content
 def test_report_has_the_core_sections_in_order(report_html):
-    assert _section_ids(report_html) == ["maps", "scores", "idk", "by-class", "by-score", "confusion",
-                                         "config"]
+    assert _section_ids(report_html) == ["maps", "scores", "idk", "by-class", "by-score", "duplicates",
+                                         "confusion", "config"]
     for text in ("Embedding maps", "Score distributions", "IDK per class", "Most doubtful images per class",
                  "Most doubtful images per score", "Confusion matrices", "Run config, timings and versions"):
         assert text in report_html
@@ -250,8 +250,8 @@ def test_evaluation_and_curation_sections_appear_when_their_files_exist(ws_copy)
     (ws_copy.path / "evaluation" / "evaluation.json").write_text(json.dumps(fake_evaluation(classes)))
     (ws_copy.path / "curation.json").write_text(json.dumps(FAKE_CURATION))
     html = render_report(ws_copy)
-    assert _section_ids(html) == ["maps", "scores", "idk", "by-class", "by-score", "confusion", "evaluation",
-                                  "curation", "config"]
+    assert _section_ids(html) == ["maps", "scores", "idk", "by-class", "by-score", "duplicates", "confusion",
+                                  "evaluation", "curation", "config"]
     ev = html.split('id="evaluation"', 1)[1].split("</section>", 1)[0]
     for text in ("Risk–coverage", "Curated test split", "Original test labels", "Robustness", "baseline",
                  "idk_aware", "IDK precision", "AURC", "fashion_mnist: not installed", "took <b>42 s",
@@ -419,7 +419,8 @@ def test_a_score_absent_or_never_finite_gets_no_histogram(base_ws):
 SECTION_MARKERS = {"maps": 'class="plot"', "scores": "What each score measures", "idk": '<tr class="total">',
                    "by-class": 'class="gallery-row"', "by-score": 'class="gallery-row"',
                    "confusion": 'class="panel-title"', "evaluation": "Curated test split",
-                   "curation": "flip_uniform_1pct", "config": "Stage timings"}
+                   "curation": "flip_uniform_1pct", "config": "Stage timings",
+                   "duplicates": "<code>duplicate_of</code>"}
 
 
 @pytest.fixture
@@ -495,7 +496,7 @@ def test_page_without_projections_or_run(ws_copy, monkeypatch):
     monkeypatch.setattr(ws_copy, "scores", lambda: scores)
     monkeypatch.setattr(ws_copy.runs, "last", lambda: None)
     html = render_report(ws_copy)
-    assert _section_ids(html) == ["scores", "idk", "by-class", "by-score", "confusion"]
+    assert _section_ids(html) == ["scores", "idk", "by-class", "by-score", "duplicates", "confusion"]
     header = html.split("<nav", 1)[0]
     assert "held-out fold accuracy" not in header and "run #" not in header and "proposed IDK" in header
     assert '<a href="#maps">' not in html and '<a href="#config">' not in html

@@ -135,3 +135,12 @@ def test_architecture_names_in_the_config_are_the_registered_architectures():
 
     assert sorted(ARCHITECTURE_NAMES) == sorted(ARCHITECTURES) == sorted(COST_PER_SAMPLE)
     assert set(BENCH_SCORERS) <= set(ARCHITECTURES)
+
+
+def test_readme_cli_table_lists_exactly_the_commands():
+    from greyzone.cli import app
+
+    text = README.read_text()
+    table = text[text.index("<!-- CLI -->"):text.index("`greyzone run` options")]
+    documented = set(re.findall(r"^\| `greyzone ([a-z-]+)` \|", table, flags=re.M))
+    assert documented == set(typer.main.get_command(app).commands)

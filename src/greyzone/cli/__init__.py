@@ -29,6 +29,10 @@ err = Console(stderr=True)
 
 RUN, EVAL = RunConfig(), EvalConfig()
 Workspace_ = Annotated[Path, option(RunConfig, "workspace", "--workspace", "-w")]
+Json_ = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout (nothing else goes "
+                                                    "there; progress stays on stderr).")]
+Quiet_ = Annotated[bool, typer.Option("--quiet", "-q", help="No progress and no text output (errors still "
+                                                            "go to stderr).")]
 
 
 def friendly_errors(fn):
@@ -60,7 +64,9 @@ def friendly_errors(fn):
 
 
 def _fail(message: str) -> None:
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    from rich.markup import escape  # a message may hold brackets: "pip install 'greyzone[hf]'"
+
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
 
 
 def _version(value: bool) -> None:
@@ -84,9 +90,16 @@ def run(
     workspace: Workspace_ = Path(RUN.workspace),
     dataset: Annotated[str, option(RunConfig, "dataset")] = RUN.dataset,
     data_dir: Annotated[Path | None, option(RunConfig, "data_dir")] = None,
+    image_column: Annotated[str, option(RunConfig, "image_column")] = RUN.image_column,
+    label_column: Annotated[str, option(RunConfig, "label_column")] = RUN.label_column,
     folds: Annotated[int, option(RunConfig, "folds")] = RUN.folds,
     scorer: Annotated[str, option(RunConfig, "scorer")] = RUN.scorer,
     embedder: Annotated[str, option(RunConfig, "embedder")] = RUN.embedder,
+    pred_probs: Annotated[Path | None, option(RunConfig, "pred_probs")] = None,
+    embeddings: Annotated[Path | None, option(RunConfig, "embeddings")] = None,
+    no_embedder: Annotated[bool, typer.Option(
+        "--no-embedder", help="Same as --embedder none: with --pred-probs and no --embeddings, the "
+                              "probabilities are the embeddings.")] = False,
     device: Annotated[str, option(RunConfig, "device")] = RUN.device,
     epochs: Annotated[int | None, option(TrainConfig, "epochs")] = RUN.train.epochs,
     batch_size: Annotated[int | None, option(TrainConfig, "batch_size")] = RUN.train.batch_size,
@@ -105,24 +118,33 @@ def run(
     ] = RUN.apply_corrections,
     export: Annotated[bool, option(RunConfig, "export", "--export/--no-export")] = RUN.export,
     report: Annotated[bool, typer.Option("--report/--no-report", help="Write report.html.")] = True,
+    as_json: Json_ = False,
+    quiet: Quiet_ = False,
 ) -> None:
     """Train, score, project, propose IDK candidates and export the curated dataset."""
     from greyzone.cli.summary import print_summary
     from greyzone.pipeline import run_pipeline
+    from greyzone.store.info import workspace_info
 
     cfg = RunConfig.from_dict({
         "workspace": str(workspace), "dataset": dataset, "data_dir": str(data_dir) if data_dir else None,
-        "limit": limit, "folds": folds, "scorer": scorer, "embedder": embedder, "device": device,
+        "image_column": image_column, "label_column": label_column, "limit": limit, "folds": folds,
+        "scorer": scorer, "embedder": "none" if no_embedder else embedder,
+        "pred_probs": str(pred_probs) if pred_probs else None,
+        "embeddings": str(embeddings) if embeddings else None, "device": device,
         "seed": seed, "workers": workers, "train": {"epochs": epochs, "batch_size": batch_size, "lr": lr},
         "umap": umap, "umap_neighbors": umap_neighbors, "idk_cap": idk_cap, "export": export,
         "include_proposals": proposals, "apply_corrections": apply_corrections,
     })
-    ws = run_pipeline(cfg)
+    ws = run_pipeline(cfg, progress=not quiet)
     if report:
         from greyzone.report import write_report
 
         write_report(ws)
-    print_summary(ws, console)
+    if as_json:
+        print(json.dumps(workspace_info(ws), default=str))
+    elif not quiet:
+        print_summary(ws, console)
 
 
 @app.command()
@@ -161,15 +183,35 @@ def export_(
     apply_corrections: Annotated[
         bool, option(RunConfig, "apply_corrections", "--apply-corrections/--no-apply-corrections")
     ] = RUN.apply_corrections,
+    as_json: Json_ = False,
+    quiet: Quiet_ = False,
 ) -> None:
     """Re-export the curated dataset from the store (after review decisions)."""
+    from greyzone.cli.summary import print_export
     from greyzone.export.tree import write_export
     from greyzone.store.workspace import Workspace
 
     result = write_export(Workspace.open(workspace), include_proposals=proposals,
                           apply_corrections=apply_corrections)
-    console.print(f"exported to [bold]{result['path']}[/]")
-    console.print_json(json.dumps(result["counts"]))
+    if as_json:
+        print(json.dumps(result, default=str))
+    elif not quiet:
+        print_export(result, console)
+
+
+@app.command()
+@friendly_errors
+def info(workspace: Workspace_ = Path(RUN.workspace), as_json: Json_ = False) -> None:
+    """Summarise a workspace: dataset, samples per split, last run, decisions by source and action."""
+    from greyzone.cli.summary import print_info
+    from greyzone.store.info import workspace_info
+    from greyzone.store.workspace import Workspace
+
+    data = workspace_info(Workspace.open(workspace))
+    if as_json:
+        print(json.dumps(data, default=str))
+    else:
+        print_info(data, console)
 
 
 @app.command()

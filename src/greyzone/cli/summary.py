@@ -47,3 +47,42 @@ def print_summary(ws: Workspace, console: Console) -> None:
         console.print(f"export:    [bold]{m['export']['path']}[/]")
     if ws.layout.report.is_file():
         console.print(f"report:    [bold]{ws.layout.report}[/]")
+
+
+def print_info(info: dict, console: Console) -> None:
+    """``greyzone info`` as tables (``--json`` prints ``info`` itself)."""
+    t = Table(title=f"workspace {info['workspace']}", show_header=False)
+    t.add_column("", style="bold")
+    t.add_column("")
+    run = info["last_run"]
+    for key, value in (
+        ("dataset", f"{info['dataset']} ({info['source']})"),
+        ("classes", ", ".join(info["classes"]) + f" (+ {info['idk_class']})"),
+        ("samples", ", ".join(f"{s} {n:,}" for s, n in info["samples"].items())),
+        ("last run", "none finished" if run is None else f"#{run['id']} finished {run['finished_at'][:19]}"),
+        ("runs", ", ".join(f"{s} {n}" for s, n in info["runs"].items()) or "none"),
+        ("export", info["export"] or "none"),
+        ("report", info["report"] or "none"),
+    ):
+        t.add_row(key, value)
+    console.print(t)
+    d = Table(title="decisions in force")
+    for col in ("source", "idk", "relabel", "keep"):
+        d.add_column(col, justify="right" if col != "source" else "left")
+    for src, counts in info["decisions"].items():
+        d.add_row(src, *(str(counts.get(a, 0)) for a in ("idk", "relabel", "keep")))
+    console.print(d)
+
+
+def print_export(result: dict, console: Console) -> None:
+    """``greyzone export``'s text output: where, and the curated counts per split and class."""
+    console.print(f"exported to [bold]{result['path']}[/]")
+    counts = result["counts"]
+    classes = list(next(iter(counts.values()), {}))
+    t = Table(title="curated images per class")
+    t.add_column("split")
+    for c in classes:
+        t.add_column(str(c), justify="right")
+    for split, per in counts.items():
+        t.add_row(split, *(str(per[c]) for c in classes))
+    console.print(t)

@@ -3,9 +3,10 @@
 Layout (FiftyOne's ImageClassificationDirectoryTree, also Hugging Face ``imagefolder``)::
 
     <workspace>/export/{train,test}/{<class>..., IDK}/{index:05d}.png   lossless PNG of the original pixels
-    <workspace>/export/manifest.csv   split,index,original_label,curated_label,decided_by,idk_score,
-                                      suggested_label (the auto proposal's class, IDK, or empty)
-    <workspace>/export/README.md      dataset card
+    <workspace>/export/manifest.csv   split,index,source_file,original_label,curated_label,decided_by,
+                                      idk_score,suggested_label (the auto proposal's class, IDK, or empty)
+    <workspace>/export/<split>/metadata.csv   Hugging Face metadata (:mod:`greyzone.export.metadata`)
+    <workspace>/export/README.md      dataset card with Hugging Face YAML
 
 ``export`` is a symlink to a version folder ``export-<n>`` (:mod:`greyzone.export.versions`). A new version
 is built in a temp directory: from the previous version's folder when it is intact (files of samples whose
@@ -32,6 +33,7 @@ import pandas as pd
 
 from greyzone.errors import ExportError, WorkspaceError
 from greyzone.export.card import dataset_card
+from greyzone.export.metadata import metadata_files
 from greyzone.export.png import ENCODER, write_pngs
 from greyzone.export.versions import Index, Versions, remove
 from greyzone.store.workspace import IDK_NAME, Workspace
@@ -52,12 +54,14 @@ def write_export(
     include_proposals: bool = True,
     apply_corrections: bool = False,
     progress: Callable[[int], None] | None = None,
+    run_config: dict | None = None,
 ) -> dict:
     """Write the curated dataset to ``dest`` (default ``<workspace>/export``); return counts and how many
     image files were ``written`` and ``reused``.
 
     ``include_proposals``: auto proposals count where no human decided; ``apply_corrections``: an auto
     ``relabel`` proposal gives its label instead of IDK (see :func:`greyzone.store.decisions.resolve`).
+    ``run_config``: the config of the run writing the export, for the card (default: the last finished run).
     """
     dest = Path(dest) if dest is not None else ws.layout.export
     flags = {"include_proposals": include_proposals, "apply_corrections": apply_corrections}
@@ -67,10 +71,14 @@ def write_export(
     except WorkspaceError:  # exporting before scoring is allowed; the column is then empty
         idk_score = np.full(len(curated), np.nan)
     names = [folder_name(ws.label_name(i)) for i in range(ws.idk_label + 1)]
+    sids = curated.sid.to_numpy(np.int64)
+    rel = np.array([f"{s}/{names[c]}/{i:05d}.png" for s, c, i in
+                    zip(curated.split, curated.curated_label, curated["index"], strict=True)])
     manifest = pd.DataFrame(
         {
             "split": curated.split,
             "index": curated["index"],
+            "source_file": ws.source_files()[sids],
             "original_label": [ws.label_name(i) for i in curated.original_label],
             "curated_label": [ws.label_name(i) for i in curated.curated_label],
             "decided_by": curated.decided_by,
@@ -80,10 +88,8 @@ def write_export(
     )
     counts = count_table(manifest)
     texts = {"manifest.csv": manifest.to_csv(index=False).encode(),
-             "README.md": dataset_card(ws, counts, **flags).encode()}
-    sids = curated.sid.to_numpy(np.int64)
-    rel = np.array([f"{s}/{names[c]}/{i:05d}.png" for s, c, i in
-                    zip(curated.split, curated.curated_label, curated["index"], strict=True)])
+             "README.md": dataset_card(ws, counts, **flags, run_config=run_config).encode(),
+             **metadata_files(curated, rel, idk_score)}
     images_path = ws.arrays.path("images")
     meta = {"format": FORMAT, "encoder": ENCODER, "names": names,
             "images": hashlib.sha256(np.ascontiguousarray(ws.images()).data).hexdigest()}
@@ -230,6 +236,8 @@ def _validate(root: Path, sids: np.ndarray, rel: np.ndarray, records: dict[str, 
             odd.append(split.name)
             continue
         for cls in os.scandir(split.path):
+            if f"{split.name}/{cls.name}" in texts and cls.is_file(follow_symlinks=False):
+                continue  # the split's metadata.csv
             if not cls.is_dir(follow_symlinks=False):
                 odd.append(f"{split.name}/{cls.name}")
                 continue

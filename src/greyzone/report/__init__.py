@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
-from greyzone.report import galleries, results, sections
+from greyzone.report import duplicates, galleries, results, sections
 from greyzone.report.context import ReportContext
 from greyzone.report.format import commas
 from greyzone.store.files import atomic_write
@@ -61,6 +61,7 @@ SECTIONS: tuple[Section, ...] = (
     Section("idk", "IDK per class", "IDK per class", "idk.html.j2", sections.idk),
     Section("by-class", "Most doubtful images per class", "Per class", GALLERIES, galleries.by_class),
     Section("by-score", "Most doubtful images per score", "Per score", GALLERIES, galleries.by_score),
+    Section("duplicates", "Duplicates and leaks", "Duplicates", "duplicates.html.j2", duplicates.duplicates),
     Section("confusion", "Confusion matrices", "Confusion", "confusion.html.j2", sections.confusion),
     Section("evaluation", "Evaluation of the curated dataset", "Evaluation", "evaluation.html.j2",
             results.evaluation),

@@ -94,6 +94,13 @@ COLUMNS: tuple[Column, ...] = (
            "the IDK proposal policy proposes the sample", "see below"),
     Column("proposed_action", "action", "proposed action", "idk / relabel / empty", None,
            "the auto proposal: relabel to suggested_label (confident correction), IDK, or none"),
+    Column("duplicate_of", "id", "duplicate of", "split:index / empty", None,
+           "the earliest sample of this one's exact or near duplicate group (empty: no duplicate, or this is "
+           "the earliest)"),
+    Column("cross_split_duplicate", "flag", "cross-split duplicate", "bool", "high",
+           "an exact or near duplicate lies in another split (a train/test leak)",
+           "its group of exact (pixel hash) or near (cosine distance ≤ 0.13 × median nearest-neighbour "
+           "distance, all splits) duplicates spans splits"),
     Column("pca_x", "projection", "PCA 1", "ℝ", None, "first principal component of the embedding"),
     Column("pca_y", "projection", "PCA 2", "ℝ", None, "second principal component of the embedding"),
     Column("umap_x", "projection", "UMAP 1", "ℝ", None, "UMAP x (cosine metric, PCA init)"),

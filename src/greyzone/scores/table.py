@@ -61,6 +61,7 @@ def score_table(
     dyn_p_label: np.ndarray | None = None,
     dyn_margin: np.ndarray | None = None,
     projections: dict[str, np.ndarray] | None = None,
+    images: np.ndarray | None = None,
     idk_cap: float = 0.02,
     random_state: int = 0,
     log: Callable[[str], None] = lambda _m: None,
@@ -72,9 +73,12 @@ def score_table(
     ``dyn_margin`` (N_train, epochs) are the scorer's training dynamics of the train split, in train-row
     order; without them ``aum`` and the cartography columns are NaN. ``projections`` maps ``"pca"`` /
     ``"umap"`` to (N, 2) coordinates (NaN when absent). ``idk_cap``: see
-    :func:`greyzone.scores.idk.idk_proposed`.
+    :func:`greyzone.scores.idk.idk_proposed`. ``duplicate_of`` and ``cross_split_duplicate`` come from
+    :func:`greyzone.scores.duplicates.find_duplicates` over all splits (exact ones only when ``images``
+    (N, H, W) are given); ``table.attrs["duplicates"]`` holds the near-duplicate threshold and the counts.
     """
     from greyzone import scores as S
+    from greyzone.scores.duplicates import find_duplicates
     from greyzone.scores.idk import idk_proposed, idk_score, proposed_action
 
     n = len(labels)
@@ -120,8 +124,16 @@ def score_table(
                 f"(--idk-cap {idk_cap}) keeps the {int(df['idk_proposed'].sum())} most doubtful")
         parts.append(df)
     table = pd.concat(parts, ignore_index=True).sort_values("sid", ignore_index=True)
+    dups = find_duplicates(embeddings, images=images)
+    table["duplicate_of"], table["cross_split_duplicate"] = dups.columns(split, np.asarray(index))
+    found = {"near_threshold": round(dups.threshold, 6), **dups.counts(split)}
+    if found["samples_with_duplicates"]:
+        log(f"duplicates: {found['samples_with_duplicates']} samples have one ({found['exact']} exact), "
+            f"{found['cross_split_samples']} in another split; near = cosine distance ≤ {dups.threshold:.4g}")
     for proj in ("pca", "umap"):
         xy = (projections or {}).get(proj)
         xy = np.full((n, 2), np.nan, np.float32) if xy is None else np.asarray(xy)
         table[f"{proj}_x"], table[f"{proj}_y"] = xy[:, 0], xy[:, 1]
-    return table[[c.name for c in COLUMNS]]
+    table = table[[c.name for c in COLUMNS]]
+    table.attrs["duplicates"] = found
+    return table

@@ -1,4 +1,4 @@
-"""Data sources: real MNIST / Fashion-MNIST IDX files and image-folder trees."""
+"""Data sources: real MNIST / Fashion-MNIST IDX files, image-folder trees, Hugging Face datasets on disk."""
 
 from __future__ import annotations
 
@@ -9,11 +9,12 @@ from greyzone.sources.dataset import SPLITS, Dataset, Split
 from greyzone.sources.imagefolder import load_imagefolder
 from greyzone.sources.mnist import load_fashion_mnist, load_mnist
 
-DATASETS = ("mnist", "fashion-mnist", "imagefolder")
+DATASETS = ("mnist", "fashion-mnist", "imagefolder", "hf")
 
 
 def load_dataset(name: str, data_dir: str | Path | None = None, **kwargs) -> Dataset:
-    """Load ``mnist``, ``fashion-mnist`` or ``imagefolder`` (which needs ``data_dir``)."""
+    """Load ``mnist``, ``fashion-mnist``, ``imagefolder`` or ``hf`` (the last two need ``data_dir``;
+    ``hf`` takes ``image_column`` / ``label_column``)."""
     if name == "mnist":
         return load_mnist(data_dir, **kwargs)
     if name == "fashion-mnist":
@@ -24,6 +25,13 @@ def load_dataset(name: str, data_dir: str | Path | None = None, **kwargs) -> Dat
                 "dataset 'imagefolder' needs --data-dir pointing at root/{train,test}/<class>/"
             )
         return load_imagefolder(data_dir)
+    if name == "hf":
+        from greyzone.sources.hf import load_hf
+
+        if data_dir is None:
+            raise ParameterError("dataset 'hf' needs --data-dir: a save_to_disk folder or a folder of "
+                                 "Parquet files")
+        return load_hf(data_dir, **kwargs)
     raise ParameterError(f"unknown dataset {name!r} (expected one of {', '.join(DATASETS)})")
 
 

@@ -8,7 +8,10 @@ import numpy as np
 
 from greyzone.errors import DataError, ParameterError
 
-SPLITS: tuple[str, ...] = ("train", "test")
+#: Accepted splits, in sample order. ``validation`` (or ``val``; not both) is treated like ``test``: not
+#: trained on, scored by the mean of the K fold models, ranked among its own samples.
+SPLITS: tuple[str, ...] = ("train", "validation", "val", "test")
+VALIDATION_SPLITS: tuple[str, ...] = ("validation", "val")
 
 
 @dataclass(frozen=True)
@@ -46,7 +49,8 @@ class Split:
 
 @dataclass(frozen=True)
 class Dataset:
-    """A named dataset: class names and its splits (``train`` required, ``test`` usual)."""
+    """A named dataset: class names and its splits (``train`` required, ``test`` usual, ``validation``
+    optional; in :data:`SPLITS` order)."""
 
     name: str
     classes: tuple[str, ...]
@@ -59,10 +63,40 @@ class Dataset:
                        self.source, self.notes)
 
     def __post_init__(self) -> None:
+        if all(v in self.splits for v in VALIDATION_SPLITS):
+            raise ParameterError(f"dataset {self.name!r} has both a 'validation' and a 'val' split; rename "
+                                 f"one (both would be the validation split)")
         for s in self.splits.values():
             if len(s) and (s.labels.min() < 0 or s.labels.max() >= len(self.classes)):
                 raise ParameterError(f"split {s.name!r}: labels must be in [0, {len(self.classes)}) (one per "
                                      f"class of {self.classes}), got {s.labels.min()}..{s.labels.max()}")
+
+    @classmethod
+    def from_arrays(cls, images: np.ndarray, labels: np.ndarray, *, split: np.ndarray | None = None,
+                    classes: tuple[str, ...] | None = None, name: str = "arrays") -> Dataset:
+        """A dataset from in-memory arrays: ``images`` (N, H, W) uint8 grey, ``labels`` (N,) ints in
+        ``[0, C)``, ``split`` (N,) split names (default all ``"train"``), ``classes`` (default
+        ``"0".."C-1"``).
+        A sample's ``index`` is its position within its split; samples are ordered by split (train first,
+        then :data:`SPLITS` order), so give outputs in that order."""
+        from greyzone.validation import as_images, as_labels
+
+        images = as_images(images)
+        labels = as_labels(labels, n=len(images))
+        split = np.full(len(images), "train", object) if split is None else np.asarray(split, dtype=object)
+        if split.shape != (len(images),):
+            raise ParameterError(f"split must be of length {len(images)} (one entry per image), got shape "
+                                 f"{split.shape}")
+        unknown = sorted(set(split.tolist()) - set(SPLITS))
+        if unknown:
+            raise ParameterError(f"split must hold only {SPLITS}, got {unknown}")
+        classes = tuple(classes) if classes is not None else tuple(str(c) for c in range(labels.max() + 1))
+        splits = {}
+        for s in SPLITS:
+            rows = np.flatnonzero(split == s)
+            if len(rows):
+                splits[s] = Split(s, images[rows], labels[rows], np.arange(len(rows), dtype=np.int64))
+        return cls(name, classes, splits, source="in-memory arrays")
 
     @property
     def n_classes(self) -> int:

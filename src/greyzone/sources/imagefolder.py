@@ -1,5 +1,8 @@
 """Image-folder trees ``root/<split>/<class>/<image>`` (PNG or JPEG), greyzone's export layout.
 
+Splits: ``train`` (required), ``validation`` or ``val``, ``test``. A split folder may hold a Hugging Face
+metadata file (``metadata.csv``, as greyzone's export writes) besides its class folders; it is ignored.
+
 Images are read as 8-bit grey, each PIL mode by a stated rule (:mod:`greyzone.sources.convert`; the rules
 applied are listed in ``Dataset.notes``), and must all have one size. Splits are ordered train, then test (so
 sids put train first, as for MNIST); classes are ordered digit names numerically (``01`` before ``1`` before
@@ -10,9 +13,10 @@ A sample's ``index`` is its file stem when every stem in the split is a distinct
 export: ``00042.png`` → 42), otherwise its position in the sorted list of ``class/file`` paths.
 
 Refused with a message naming the path: a file that is not a PNG/JPEG in a class folder, a file directly in a
-split folder (only class folders belong there; the root may hold other files, e.g. an export's
-``manifest.csv``), a broken or self-referencing symlink, an unreadable folder or image, images larger than
-:data:`MAX_PIXELS` or of another size than the split's first image. Names starting with ``.`` are ignored.
+split folder (only class folders and a metadata file belong there; the root may hold other files, e.g. an
+export's ``manifest.csv``), a broken or self-referencing symlink, an unreadable folder or image, images
+larger than :data:`MAX_PIXELS` or of another size than the split's first image. Names starting with ``.``
+are ignored.
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ from greyzone.sources.convert import describe, to_grey
 from greyzone.sources.dataset import SPLITS, Dataset, Split
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg"}
+#: Hugging Face ``imagefolder`` metadata files, allowed (and ignored) directly in a split folder.
+METADATA_FILES = {"metadata.csv", "metadata.jsonl", "metadata.parquet"}
 IDK_FOLDER = "IDK"
 #: Largest image greyzone decodes (width × height); larger files are refused before decoding.
 MAX_PIXELS = 4096 * 4096
@@ -107,7 +113,8 @@ def _load_split(split_dir: Path, classes: tuple[str, ...]) -> tuple[Split, list[
 
 
 def load_imagefolder(root: str | Path) -> Dataset:
-    """Read ``root/{train,test}/<class>/<image>``; classes are the union of class folder names."""
+    """Read ``root/{train,validation|val,test}/<class>/<image>``; classes are the union of class folder
+    names."""
     root = Path(root)
     if not root.is_dir():
         raise DataError(f"{root}: image folder root does not exist or is not a directory")
@@ -119,10 +126,12 @@ def load_imagefolder(root: str | Path) -> Dataset:
         )
     if not (root / "train").is_dir():
         raise DataError(f"{root}: no 'train' split folder")
-    split_dirs = [root / s for s in SPLITS if (root / s).is_dir()]  # train first, then test
+    split_dirs = [root / s for s in SPLITS if (root / s).is_dir()]  # train first, validation, then test
     names = set()
     for s in split_dirs:
         for c in _listdir(s):
+            if c.name in METADATA_FILES and c.is_file():
+                continue
             if not c.is_dir():
                 raise DataError(f"{c}: not a class folder (a split folder holds only <class>/ folders of "
                                 f"images); move or remove it")

@@ -27,6 +27,10 @@ class ArrayStore:
         with atomic_path(self.path(name)) as tmp:
             np.save(tmp, np.ascontiguousarray(array))
 
+    def remove(self, name: str) -> None:
+        """Delete the array when it exists (an output the current run does not make)."""
+        self.path(name).unlink(missing_ok=True)
+
     def readable(self, name: str) -> bool:
         """Present, with a valid header and as many bytes as the header promises (cheap: memory-mapped)."""
         try:

@@ -98,6 +98,14 @@ MIGRATIONS: list[tuple[str, str]] = [
     );
     """,
     ),
+    # The source file of each sample (image folders: its path relative to the dataset root; NULL for arrays
+    # such as IDX), kept for the manifest.
+    (
+        "0004_sample_file",
+        """
+    ALTER TABLE samples ADD COLUMN file TEXT;
+    """,
+    ),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -83,10 +83,11 @@ class Workspace:
                 ])
                 sid = 0
                 for s in dataset.splits.values():
-                    con.executemany("INSERT INTO samples VALUES (?, ?, ?, ?)", [
-                        (sid + i, s.name, int(ix), int(lb))
-                        for i, (ix, lb) in enumerate(zip(s.index, s.labels, strict=True))
-                    ])
+                    files = s.files if s.files is not None else [None] * len(s)
+                    rows = [(sid + i, s.name, int(ix), int(lb), f)
+                            for i, (ix, lb, f) in enumerate(zip(s.index, s.labels, files, strict=True))]
+                    con.executemany("INSERT INTO samples (sid, split, idx, label, file) "
+                                    "VALUES (?, ?, ?, ?, ?)", rows)
                     sid += len(s)
             return cls(layout, db)
         except BaseException:
@@ -174,6 +175,18 @@ class Workspace:
     def samples(self) -> pd.DataFrame:
         """``sid, split, index, label`` for every sample, ordered by sid (read once; do not modify)."""
         return self._samples
+
+    def source_files(self) -> np.ndarray:
+        """Each sample's source file (object array in sid order): its path relative to :attr:`source` for
+        image folders, None for array sources (IDX, in-memory arrays)."""
+        rows = self.db.con.execute("SELECT file FROM samples ORDER BY sid").fetchall()
+        return np.array([r[0] for r in rows], dtype=object)
+
+    @property
+    def source(self) -> str:
+        """Where the dataset was read from (a directory, ``in-memory arrays``, ...)."""
+        row = self.db.con.execute("SELECT value FROM meta WHERE key = 'source'").fetchone()
+        return row[0] if row else ""
 
     def split_sids(self, split: str) -> np.ndarray:
         s = self.samples()
