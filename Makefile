@@ -10,7 +10,7 @@ $(STAMP): pyproject.toml
 	$(PIP) install --quiet --upgrade pip
 	# the CPU wheel of torch (a plain 'torch' would pull a multi-GB CUDA build)
 	$(PIP) install --quiet torch==2.13.0
-	$(PIP) install --quiet -e '.[test]'
+	$(PIP) install --quiet -e '.[test,hf]'
 	touch $(STAMP)
 
 setup: $(STAMP)
