@@ -107,6 +107,9 @@ class RunConfig:
     umap_neighbors: int = setting(15, "UMAP's n_neighbors.")
     idk_cap: float = setting(0.02, "At most this fraction of a split is proposed IDK (highest idk_score "
                                    "first).")
+    entropy_weight: float = setting(
+        1.0, "How much an undecided held-out prediction raises idk_score: 1 = noisy-OR of 'label not "
+             "supported' and 'prediction undecided' (finds blends and non-digits), 0.5 favours label flips.")
     export: bool = setting(True, "Write the curated export.", affects_results=False)
     include_proposals: bool = setting(True, "Include auto IDK proposals in the export (human decisions "
                                             "always win).")
@@ -122,6 +125,7 @@ class RunConfig:
             check_int(self.workers, "workers", low=1)
         check_int(self.umap_neighbors, "umap_neighbors", low=2)
         check_fraction(self.idk_cap, "idk_cap")
+        check_fraction(self.entropy_weight, "entropy_weight")
         check_option(self.scorer, "scorer", ARCHITECTURE_NAMES)
         check_option(self.embedder, "embedder", EMBEDDERS)
         for name in ("pred_probs", "embeddings"):

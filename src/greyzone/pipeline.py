@@ -133,7 +133,8 @@ def _run_stages(ws: Workspace, cfg: RunConfig, rep: Reporter, run_id: int,
         ws.stages.finish("project", key, rep.timings.get("pca", 0) + rep.timings.get("umap", 0))
 
     with rep.stage("scores"):
-        table = workspace_score_table(ws, idk_cap=cfg.idk_cap, random_state=cfg.seed, log=rep.log)
+        table = workspace_score_table(ws, idk_cap=cfg.idk_cap, entropy_weight=cfg.entropy_weight,
+                                      random_state=cfg.seed, log=rep.log)
     with rep.stage("propose"):
         from greyzone.scores.idk import POLICY
 
@@ -279,8 +280,8 @@ def _images_digest(images: np.ndarray, labels: np.ndarray) -> str:
     return h.hexdigest()[:16]
 
 
-def workspace_score_table(ws: Workspace, *, idk_cap: float, random_state: int, log=lambda _m: None
-                          ) -> pd.DataFrame:
+def workspace_score_table(ws: Workspace, *, idk_cap: float, random_state: int, entropy_weight: float = 1.0,
+                          log=lambda _m: None) -> pd.DataFrame:
     """:func:`greyzone.scores.table.score_table` over the workspace's stored arrays."""
     from greyzone.scores.table import Neighbours, score_table
 
@@ -293,7 +294,7 @@ def workspace_score_table(ws: Workspace, *, idk_cap: float, random_state: int, l
         dyn_p_label=a.load("dyn_p_label", mmap=False) if a.has("dyn_p_label") else None,  # none for given
         dyn_margin=a.load("dyn_margin", mmap=False) if a.has("dyn_margin") else None,  # outputs
         projections={"pca": a.load("pca"), "umap": a.load("umap")}, images=ws.images(),
-        idk_cap=idk_cap, random_state=random_state, log=log,
+        idk_cap=idk_cap, entropy_weight=entropy_weight, random_state=random_state, log=log,
     )
 
 

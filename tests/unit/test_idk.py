@@ -240,3 +240,20 @@ def test_correction_accuracy_counts_relabels_on_flips():
     assert out == {"n_relabel": 4, "n_on_flips": 2, "n_true_label": 1, "true_label_share": 0.5}
     none = correction_accuracy(t.assign(proposed_action=""), kind, true)
     assert none["n_on_flips"] == 0 and none["true_label_share"] is None
+
+
+def test_score_table_passes_the_entropy_weight():
+    from greyzone.config import RunConfig
+    from greyzone.errors import ParameterError
+    from greyzone.scores.table import score_table
+
+    rng = np.random.default_rng(0)
+    probs = rng.dirichlet(np.ones(3), size=40)
+    labels, emb = rng.integers(0, 3, 40), rng.normal(size=(40, 4))
+    full = score_table(probs, labels, emb)  # default: noisy-OR, weight 1
+    half = score_table(probs, labels, emb, entropy_weight=0.5)
+    np.testing.assert_allclose(full.idk_score, idk_score(full, n_classes=3, entropy_weight=1.0))
+    np.testing.assert_allclose(half.idk_score, idk_score(half, n_classes=3, entropy_weight=0.5))
+    assert (full.idk_score >= half.idk_score - 1e-12).all() and (full.idk_score > half.idk_score).any()
+    with pytest.raises(ParameterError, match="entropy_weight"):
+        RunConfig(entropy_weight=1.5)

@@ -110,6 +110,7 @@ def run(
     umap: Annotated[bool, option(RunConfig, "umap", "--umap/--no-umap")] = RUN.umap,
     umap_neighbors: Annotated[int, option(RunConfig, "umap_neighbors")] = RUN.umap_neighbors,
     idk_cap: Annotated[float, option(RunConfig, "idk_cap")] = RUN.idk_cap,
+    entropy_weight: Annotated[float, option(RunConfig, "entropy_weight")] = RUN.entropy_weight,
     proposals: Annotated[
         bool, option(RunConfig, "include_proposals", "--proposals/--no-proposals")
     ] = RUN.include_proposals,
@@ -133,7 +134,8 @@ def run(
         "pred_probs": str(pred_probs) if pred_probs else None,
         "embeddings": str(embeddings) if embeddings else None, "device": device,
         "seed": seed, "workers": workers, "train": {"epochs": epochs, "batch_size": batch_size, "lr": lr},
-        "umap": umap, "umap_neighbors": umap_neighbors, "idk_cap": idk_cap, "export": export,
+        "umap": umap, "umap_neighbors": umap_neighbors, "idk_cap": idk_cap,
+        "entropy_weight": entropy_weight, "export": export,
         "include_proposals": proposals, "apply_corrections": apply_corrections,
     })
     ws = run_pipeline(cfg, progress=not quiet)

@@ -63,6 +63,7 @@ def score_table(
     projections: dict[str, np.ndarray] | None = None,
     images: np.ndarray | None = None,
     idk_cap: float = 0.02,
+    entropy_weight: float = 1.0,
     random_state: int = 0,
     log: Callable[[str], None] = lambda _m: None,
 ) -> pd.DataFrame:
@@ -73,7 +74,8 @@ def score_table(
     ``dyn_margin`` (N_train, epochs) are the scorer's training dynamics of the train split, in train-row
     order; without them ``aum`` and the cartography columns are NaN. ``projections`` maps ``"pca"`` /
     ``"umap"`` to (N, 2) coordinates (NaN when absent). ``idk_cap``: see
-    :func:`greyzone.scores.idk.idk_proposed`. ``duplicate_of`` and ``cross_split_duplicate`` come from
+    :func:`greyzone.scores.idk.idk_proposed`; ``entropy_weight``: see :func:`greyzone.scores.idk.idk_score`.
+    ``duplicate_of`` and ``cross_split_duplicate`` come from
     :func:`greyzone.scores.duplicates.find_duplicates` over all splits (exact ones only when ``images``
     (N, H, W) are given); ``table.attrs["duplicates"]`` holds the near-duplicate threshold and the counts.
     """
@@ -113,7 +115,7 @@ def score_table(
             df["cart_confidence"], df["cart_variability"] = S.cartography(dyn_p_label)
         else:
             df["aum"] = df["cart_confidence"] = df["cart_variability"] = np.nan
-        df["idk_score"] = idk_score(df, n_classes=probs.shape[1])
+        df["idk_score"] = idk_score(df, n_classes=probs.shape[1], entropy_weight=entropy_weight)
         df["idk_proposed"] = idk_proposed(df, rate_cap=idk_cap)
         share = ((y[nb_idx] == issues.suggested_label[:, None]).mean(1) if k > 0
                  else np.full(len(y), np.nan))  # neighbours carrying the suggested label
