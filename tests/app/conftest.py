@@ -13,6 +13,7 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from greyzone.store.workspace import Workspace
@@ -41,6 +42,29 @@ def copy_workspace(src: Path, dest: Path) -> Path:
     return dest
 
 
+#: Planted duplicates (sid pairs; the fixture has 300 train then 300 test samples): an exact copy of train
+#: sample 0 in test (a train/test leak) and of train sample 1 further on in train (a duplicate, no leak).
+LEAK = (0, LIMIT + 4)
+TRAIN_DUP = (1, 7)
+
+
+def plant_duplicates(ws: Workspace) -> None:
+    """Copy the pixels of each pair's first sample onto its second and recompute ``duplicate_of`` and
+    ``cross_split_duplicate`` with greyzone's own search (pixels and the run's embeddings), as
+    ``greyzone run`` does."""
+    from greyzone.scores.duplicates import find_duplicates
+
+    images = np.array(ws.images())
+    for src, dest in (LEAK, TRAIN_DUP):
+        images[dest] = images[src]
+    ws.arrays.save("images", images)
+    scores = ws.scores()
+    dups = find_duplicates(ws.arrays.load("embeddings", mmap=False), images=images)
+    scores["duplicate_of"], scores["cross_split_duplicate"] = dups.columns(scores.split.to_numpy(),
+                                                                           scores["index"].to_numpy())
+    ws.write_scores(scores)
+
+
 # ---------------------------------------------------------------------------------------------- fixtures
 @pytest.fixture(scope="session")
 def base_workspace(tmp_path_factory) -> Path:
@@ -53,6 +77,15 @@ def base_workspace(tmp_path_factory) -> Path:
 @pytest.fixture
 def workspace_path(base_workspace, tmp_path) -> Path:
     return copy_workspace(base_workspace, tmp_path / "ws")
+
+
+@pytest.fixture
+def dup_ws(workspace_path):
+    """A workspace copy with planted duplicates (:func:`plant_duplicates`)."""
+    w = Workspace.open(workspace_path)
+    plant_duplicates(w)
+    yield w
+    w.close()
 
 
 @pytest.fixture

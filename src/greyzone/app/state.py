@@ -34,6 +34,7 @@ class AppState:
     probs: np.ndarray
     images: np.ndarray
     neighbours: Neighbours  # the kNN graph behind knn_agreement and uniqueness (same split)
+    duplicate_of: np.ndarray  # (N,) int64: the sid named by the score table's duplicate_of, -1 for none
     columns_blob: bytes
     version: str
     export_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -73,13 +74,41 @@ def load_state(ws: Workspace, *, token: str, author: str | None) -> AppState:
                      for p in (ws.layout.scores, ws.arrays.path("images"), ws.arrays.path("probs")))
     version = hashlib.sha256(stamp.encode()).hexdigest()[:12]
     neighbours = Neighbours(ws.arrays.load("knn_indices"), ws.arrays.load("knn_distances"))
+    dup_of = duplicate_sids(scores, where=str(ws.layout.scores))
     return AppState(ws=ws, token=token, author=author or default_author(), scores=scores,
                     labels=samples.label.to_numpy(), probs=ws.arrays.load("probs"), images=ws.images(),
-                    neighbours=neighbours, columns_blob=columns_blob(scores), version=version)
+                    neighbours=neighbours, duplicate_of=dup_of, columns_blob=columns_blob(scores, dup_of),
+                    version=version)
 
 
-def columns_blob(scores: pd.DataFrame) -> bytes:
-    """Every column of the score table as typed arrays (see :mod:`greyzone.app.columnar`)."""
+def duplicate_sids(scores: pd.DataFrame, *, where: str = "the score table") -> np.ndarray:
+    """(N,) int64: the sid of each row's ``duplicate_of`` (``"split:index"``), -1 where it is empty or the
+    table has no such column (a workspace from before duplicates); a name of no sample is a
+    :class:`WorkspaceError`."""
+    out = np.full(len(scores), -1, np.int64)
+    if "duplicate_of" not in scores.columns:
+        return out
+    names = scores.duplicate_of.fillna("").astype(str).to_numpy()
+    has = np.flatnonzero(names != "")
+    sid_of = dict(zip(scores.split.astype(str) + ":" + scores["index"].astype(str), scores.sid, strict=True))
+    unknown = [names[i] for i in has if names[i] not in sid_of]
+    if unknown:
+        raise WorkspaceError(f"{where}: duplicate_of names {len(unknown)} unknown sample(s), e.g. "
+                             f"{unknown[0]!r}; re-run 'greyzone run' on this workspace")
+    out[has] = [int(sid_of[names[i]]) for i in has]
+    return out
+
+
+def in_duplicate_group(dup_of: np.ndarray) -> np.ndarray:
+    """(N,) bool: the row names a duplicate, or another row names it (the earliest of its group)."""
+    out = dup_of >= 0
+    out[dup_of[out]] = True
+    return out
+
+
+def columns_blob(scores: pd.DataFrame, dup_of: np.ndarray | None = None) -> bytes:
+    """Every column of the score table as typed arrays (see :mod:`greyzone.app.columnar`), plus the flag
+    ``duplicate`` (:func:`in_duplicate_group`) when the table has ``duplicate_of``."""
     cols: dict[str, np.ndarray] = {}
     categories: dict[str, list[str]] = {}
     floats, flags = [], []
@@ -102,6 +131,10 @@ def columns_blob(scores: pd.DataFrame) -> bytes:
             codes, uniques = pd.factorize(s.astype(str), sort=False)
             cols[name] = codes.astype(np.uint8 if len(uniques) < 256 else np.int32)
             categories[name] = [str(u) for u in uniques]
+    if "duplicate_of" in scores.columns:
+        dup_of = duplicate_sids(scores) if dup_of is None else dup_of
+        cols["duplicate"] = in_duplicate_group(dup_of).astype(np.uint8)
+        flags.append("duplicate")
     has = {p: bool(f"{p}_x" in cols and np.isfinite(cols[f"{p}_x"]).any()) for p in ("pca", "umap")}
     help_ = {k: {"direction": CATALOG[k].direction, "help": CATALOG[k].help} for k in floats if k in CATALOG}
     return encode(cols, categories=categories, scores=floats, flags=flags, projections=has, score_help=help_)

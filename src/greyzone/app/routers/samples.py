@@ -13,6 +13,7 @@ from greyzone.scores.catalog import PROJECTION_COLUMNS
 from greyzone.store.decisions import STATUS_NAMES
 
 router = APIRouter(prefix="/api", tags=["samples"])
+MAX_DUPLICATES = 50
 
 
 @router.get("/meta")
@@ -52,8 +53,9 @@ def _clean(value):
 @router.get("/samples/{sid}")
 def sample(sid: int, state: State) -> dict:
     """One sample: labels, top-3 probabilities, every score, nearest neighbours, the auto proposal in force
-    (``proposal``: ``{"action": "idk" | "relabel", "label", "label_name"}`` or null) and its decision
-    history."""
+    (``proposal``: ``{"action": "idk" | "relabel", "label", "label_name"}`` or null), its duplicates
+    (``duplicate_of``: the earliest of its group as ``{"sid", "split", "index", "label_name"}`` or null;
+    ``duplicates``: the samples that name this one, up to 50) and its decision history."""
     state.check_sid(sid)
     row = state.scores.iloc[sid]
     probs = np.asarray(state.probs[sid], dtype=np.float64)
@@ -68,7 +70,7 @@ def sample(sid: int, state: State) -> dict:
         "label": None if suggested == state.ws.idk_label else suggested,
         "label_name": state.label_name(suggested)}
     skip = {"sid", "split", "index", "label", "pred", "suggested_label", "proposed_action",  # in "proposal"
-            *PROJECTION_COLUMNS}
+            "duplicate_of", *PROJECTION_COLUMNS}
     return {
         "sid": sid, "split": row["split"], "index": int(row["index"]),
         "label": int(row["label"]), "label_name": state.label_name(row["label"]),
@@ -81,5 +83,17 @@ def sample(sid: int, state: State) -> dict:
         "neighbours": [{"sid": int(s), "similarity": round(float(v), 4), "label": int(state.labels[s]),
                         "label_name": state.label_name(state.labels[s])} for s, v in zip(nb_sids, nb_sims,
                                                                                            strict=True)],
+        "duplicate_of": _ref(state, int(state.duplicate_of[sid])),
+        "duplicates": [_ref(state, int(s))
+                       for s in np.flatnonzero(state.duplicate_of == sid)[:MAX_DUPLICATES]],
         "history": history_rows(state, sid=sid, limit=50),
     }
+
+
+def _ref(state: AppState, sid: int) -> dict | None:
+    """A link to another sample (None for -1)."""
+    if sid < 0:
+        return None
+    row = state.scores.iloc[sid]
+    return {"sid": sid, "split": str(row["split"]), "index": int(row["index"]),
+            "label_name": state.label_name(state.labels[sid])}

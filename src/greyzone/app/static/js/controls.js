@@ -8,7 +8,7 @@ import { setDragMode } from './map.js';
 import {
   A, $, acceptSuggestion, bulk, clearSelection, decide, move, renderMapNow, requery, setCursor, setMode, undo,
 } from './review.js';
-import { S, extent, scoreDirection, splitCode } from './store.js';
+import { S, extent, hasDuplicates, scoreDirection, splitCode } from './store.js';
 
 async function doExport() {
   const btn = $('export-btn');
@@ -57,6 +57,10 @@ export function setupControls() {
   $('sort-dir').textContent = A.desc ? '↓' : '↑';
   $('r-col').replaceChildren(option('', '–', true), ...scoreOpts(''));
   $('bulk-relabel').replaceChildren(option('', 'Relabel as…', true), ...m.classes.map((c, k) => option(k, c)));
+  if (!hasDuplicates()) {
+    $('f-dup').disabled = true;
+    $('f-dup').title = 'this workspace has no duplicate columns (re-run greyzone run)';
+  }
   if (!hd.projections.umap) {
     const b = document.querySelector('#proj [data-proj=umap]');
     b.disabled = true;
@@ -73,6 +77,7 @@ export function setupControls() {
   onChange('f-label', (v) => { A.label = Number(v); requery(); });
   onChange('f-pred', (v) => { A.pred = Number(v); requery(); });
   onChange('f-status', (v) => { A.status = v; requery(); });
+  onChange('f-dup', (v) => { A.dup = v; requery(); });
   onChange('sort', (v) => {
     A.sort = v;
     A.desc = v === 'sid' ? false : scoreDirection(v) > 0;
@@ -138,9 +143,9 @@ function readRange() {
 }
 
 function resetFilters() {
-  Object.assign(A, { label: -1, pred: -1, status: 'any', range: { col: '', min: -Infinity, max: Infinity } });
+  Object.assign(A, { label: -1, pred: -1, status: 'any', dup: 'any', range: { col: '', min: -Infinity, max: Infinity } });
   for (const id of ['f-label', 'f-pred']) $(id).value = '-1';
-  $('f-status').value = 'any';
+  $('f-status').value = $('f-dup').value = 'any';
   $('r-col').value = '';
   $('r-min').value = $('r-max').value = '';
   rangeHints();

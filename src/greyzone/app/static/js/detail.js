@@ -27,6 +27,21 @@ function logItem(r, { onPick } = {}) {
     r.reason && h('span', { className: 'why', title: r.reason }, r.reason));
 }
 
+/** A link to another sample: ``split:index`` (its label as a tooltip); a click shows it. */
+const sampleLink = (ref, onPick) => h('a', {
+  className: 'dup-link', href: '#', title: `sid ${ref.sid} · label ${ref.label_name}`, dataset: { sid: ref.sid },
+  onclick: (e) => { e.preventDefault(); onPick?.(Number(ref.sid)); } }, `${ref.split}:${ref.index}`);
+
+/** "duplicate of split:index" and "duplicated by …" lines (empty for a sample without duplicates). */
+function duplicateLines(d, onPick) {
+  const leak = d.scores.cross_split_duplicate ? h('span', { className: 'chip leak' }, 'train/test leak') : null;
+  return [
+    d.duplicate_of && h('div', { className: 'dup' }, 'duplicate of ', sampleLink(d.duplicate_of, onPick), ' ', leak),
+    d.duplicates.length > 0 && h('div', { className: 'dup' }, 'duplicated by ',
+      d.duplicates.map((r, k) => [k ? ', ' : '', sampleLink(r, onPick)]), d.duplicate_of ? null : [' ', leak]),
+  ];
+}
+
 /** Show sample ``sid``; ``onPick(sid)`` is called when a neighbour thumbnail is clicked. */
 export async function showDetail(sid, { onPick } = {}) {
   controller?.abort();
@@ -66,7 +81,8 @@ export async function showDetail(sid, { onPick } = {}) {
             d.status === 'relabelled' ? ` → ${d.curated_name}` : '')),
         p && h('div', { className: 'suggest', title: 'the auto proposal in force; Enter accepts it' },
           'Suggested: ', p.action === 'relabel' ? `relabel → ${p.label_name}` : S.meta.idk_name, ' ',
-          kbd('Enter')))),
+          kbd('Enter')),
+        duplicateLines(d, onPick))),
     h('h3', {}, 'Top-3 probabilities (out of sample)'), h('div', { className: 'probs' }, probs),
     h('h3', {}, 'Scores'), h('table', { className: 'scores' }, scores),
     h('h3', {}, 'Nearest neighbours (same split, embedding, cosine)'), h('div', { className: 'nbrs' }, nbrs),

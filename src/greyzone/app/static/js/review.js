@@ -16,7 +16,7 @@ export const $ = (id) => document.getElementById(id);
 export const A = {
   split: 'all', proj: 'pca', colour: 'status', dragmode: 'lasso',
   source: 'queue', prevSource: 'queue', selection: null,
-  label: -1, pred: -1, status: 'any', range: { col: '', min: -Infinity, max: Infinity },
+  label: -1, pred: -1, status: 'any', dup: 'any', range: { col: '', min: -Infinity, max: Infinity },
   sort: 'idk_score', desc: true,
   list: new Int32Array(0), page: 0, cursor: 0, focus: null, mode: 'grid', undo: [],
 };

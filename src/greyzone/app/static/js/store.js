@@ -80,6 +80,16 @@ function statusOk(filter, i) {
   }
 }
 
+/** ``dup``: 'dup' = in a group of exact or near duplicates (the server's ``duplicate`` flag: names one or is
+ * named), 'leak' = a duplicate lies in another split (``cross_split_duplicate``). */
+export const hasDuplicates = () => Boolean(S.cols.duplicate);
+function dupOk(dup, i) {
+  const c = S.cols;
+  if (dup === 'dup') return c.duplicate ? c.duplicate[i] === 1 : false;
+  if (dup === 'leak') return c.cross_split_duplicate ? c.cross_split_duplicate[i] === 1 : false;
+  return true;
+}
+
 /**
  * The sids to list: ``source`` ('queue' = auto proposals, 'all', 'selection'), narrowed by split and filters,
  * sorted by a score (NaN last, ties by sid).
@@ -94,6 +104,7 @@ export function query(q) {
     if (q.label >= 0 && c.label[i] !== q.label) return;
     if (q.pred >= 0 && c.pred[i] !== q.pred) return;
     if (q.status !== 'any' && !statusOk(q.status, i)) return;
+    if (q.dup !== 'any' && !dupOk(q.dup, i)) return;
     if (q.range.col) {
       const v = c[q.range.col][i];
       if (!(v >= q.range.min) || !(v <= q.range.max)) return;
