@@ -7,13 +7,15 @@ from __future__ import annotations
 import os
 import sys
 import uuid
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from PIL import Image
 
 import greyzone
-from greyzone.errors import DataError, MissingExtraError
+from greyzone.errors import DataError, MissingExtraError, ParameterError
 from greyzone.integrations.fiftyone import FIFTYONE_HINT, from_fiftyone, require_fiftyone, to_fiftyone
 from tests.unit.test_export_card import CLASSES, given_probs, named_folder
 
@@ -112,6 +114,8 @@ def test_round_trip_back_into_greyzone(fo, ws, names, tmp_path):
     again = greyzone.curate(r.dataset, pred_probs=r.pred_probs, embeddings=r.embeddings,
                             workspace=tmp_path / "again", umap=False, folds=3, idk_cap=0.1, progress=False)
     np.testing.assert_allclose(again.scores().idk_score, ws.scores().idk_score, atol=1e-9)
+    with pytest.raises(ParameterError, match="was not made by to_fiftyone from this workspace"):
+        to_fiftyone(again, ds.name)  # same samples, another workspace: not overwritten
 
 
 def test_export_images_for_array_sources_and_probability_fields(fo, names, rng, tmp_path):
@@ -157,3 +161,46 @@ def test_from_fiftyone_refuses_what_it_cannot_read(fo, names, rng, tmp_path):
     Image.fromarray(np.zeros((9, 8), np.uint8)).save(paths[3])
     with pytest.raises(DataError, match=r"3\.png: image size \(9, 8\) differs"):
         from_fiftyone(ds)
+
+
+def readme_block() -> str:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("\n## FiftyOne\n")[1].split("\n## ")[0]
+    return section.split("```python\n")[1].split("```")[0]
+
+
+def test_readme_fiftyone_code_runs(fo, rng, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    ds = named_folder(tmp_path / "data", rng)
+    ws = greyzone.curate(ds, pred_probs=given_probs(ds, rng), embedder="none", workspace="greyzone-mnist",
+                         umap=False, folds=3, idk_cap=0.1, progress=False)
+    made = ("greyzone-train", "greyzone-greyzone-mnist", "export-root")
+    for n in made:
+        if fo.dataset_exists(n):
+            fo.delete_dataset(n)
+    ns: dict = {}
+    try:
+        code = readme_block().replace('workspace="greyzone-fo")', 'workspace="greyzone-fo", umap=False)')
+        assert "umap=False" in code  # UMAP's first compile costs ~30 s; the rest runs as written
+        exec(compile(code, "README.md (FiftyOne)", "exec"), ns)
+        manifest = pd.read_csv(ws.path / "export" / "manifest.csv", keep_default_na=False)
+        train = manifest[manifest.split == "train"]
+        assert "IDK" in set(train.curated_label)
+        assert sorted(ns["train"].default_classes) == sorted(set(train.curated_label))
+        by_file = {Path(p).name: c for p, c in zip(ns["train"].values("filepath"),
+                                                   ns["train"].values("ground_truth.label"), strict=True)}
+        expected = zip(train["index"], train.curated_label, strict=True)
+        assert by_file == {f"{i:05d}.png": c for i, c in expected}
+        assert len(ns["ds"]) == len(manifest) and len(ns["proposed"]) > 0
+        assert ns["ws"].scores().label.tolist() == ws.scores().label.tolist()
+        try:  # the pitfall the README warns about: the export root as one tree
+            root = fo.Dataset.from_dir(dataset_dir="greyzone-mnist/export", name="export-root",
+                                       dataset_type=fo.types.ImageClassificationDirectoryTree)
+        except fo.core.media.MediaTypeError as e:  # FiftyOne 1.22: the metadata.csv in each "class" folder
+            assert "unknown" in str(e)
+        else:
+            assert root.default_classes == ["test", "train"]
+    finally:
+        for n in made:
+            if fo.dataset_exists(n):
+                fo.delete_dataset(n)

@@ -12,7 +12,8 @@
   ``proposal:relabel``) and the human decision in force (``decision:idk``, ``decision:relabel``,
   ``decision:keep``).
 
-Calling it again updates the same dataset (matched by ``greyzone_sid``; other tags and fields are kept).
+Calling it again updates the same dataset (samples matched by ``greyzone_sid``, the workspace recorded in
+``info["greyzone_workspace"]``; other tags and fields are kept).
 
 :func:`from_fiftyone` reads a FiftyOne dataset (or view) back into a greyzone
 :class:`~greyzone.sources.Dataset`, with out-of-sample probabilities and embeddings from fields when given,
@@ -76,7 +77,8 @@ def to_fiftyone(ws: Workspace, name: str | None = None, *, images: str = "auto",
     """
     check_option(images, "images", IMAGES)
     fo = require_fiftyone()
-    name = name or f"greyzone-{ws.path.resolve().name}"
+    home = str(ws.path.resolve())
+    name = name or f"greyzone-{Path(home).name}"
     samples = ws.samples()
     n = len(samples)
     table = ws.scores()  # refuses a workspace without a finished run
@@ -89,7 +91,7 @@ def to_fiftyone(ws: Workspace, name: str | None = None, *, images: str = "auto",
     if fo.dataset_exists(name):
         ds = fo.load_dataset(name)
         stored = ds.values("greyzone_sid") if ds.has_sample_field("greyzone_sid") else []
-        if sorted(s for s in stored if s is not None) != list(range(n)) or len(stored) != n:
+        if ds.info.get("greyzone_workspace") != home or sorted(stored) != list(range(n)):
             raise ParameterError(f"FiftyOne dataset {name!r} was not made by to_fiftyone from this workspace "
                                  f"({ws.path}, {n} samples); pass another name or delete it "
                                  f"(fo.delete_dataset({name!r}))")
@@ -97,6 +99,7 @@ def to_fiftyone(ws: Workspace, name: str | None = None, *, images: str = "auto",
         ds.persistent = ds.persistent or persistent
     else:
         ds = fo.Dataset(name, persistent=persistent)
+        ds.info["greyzone_workspace"] = home
         ds.add_samples([fo.Sample(filepath=p, greyzone_sid=i) for i, p in enumerate(paths)])
         order, old_tags = np.arange(n), [[] for _ in range(n)]
     ds.default_classes = classes
