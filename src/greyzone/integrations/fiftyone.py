@@ -210,8 +210,9 @@ def from_fiftyone(samples: Any, label_field: str = "ground_truth", *, split_fiel
     ``embeddings_field``: a vector/list field. A missing value or field is an error naming the sample.
     """
     fo = require_fiftyone()
-    where = f"FiftyOne {getattr(samples, 'dataset_name', None) or 'collection'}"
-    name = name or getattr(samples, "dataset_name", None) or "fiftyone"
+    own = getattr(samples, "dataset_name", None) or getattr(samples, "name", None)  # a view, a dataset
+    where = f"FiftyOne dataset {own!r}"
+    name = name or own or "fiftyone"
     ids = np.array(samples.values("id"), dtype=object)
     paths = samples.values("filepath")
     if not len(ids):
