@@ -56,7 +56,9 @@ def require_fiftyone() -> Any:
     """The ``fiftyone`` module, or a :class:`MissingExtraError` with the exact pip command."""
     try:
         import fiftyone
-    except ImportError as e:
+    except ModuleNotFoundError as e:  # a FiftyOne that is installed but broken stays a traceback
+        if e.name != "fiftyone":
+            raise
         raise MissingExtraError(f"the FiftyOne integration needs the optional extra: {FIFTYONE_HINT}") from e
     return fiftyone
 
