@@ -21,8 +21,8 @@ CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync"]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-SECTIONS = ["maps", "scores", "idk", "by-class", "by-score", "duplicates", "confusion", "evaluation", "curation",
-            "config"]
+SECTIONS = ["maps", "scores", "idk", "by-class", "by-score", "duplicates", "confusion", "evaluation",
+            "curation", "config"]
 
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(not CHROMIUM.exists(), reason="browser tests need Debian Chromium at "
