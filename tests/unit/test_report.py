@@ -168,6 +168,8 @@ def test_header_shows_dataset_accuracies_and_counts(report_html, base_ws):
         ws.close()
     header = report_html.split("<nav", 1)[0]
     assert "MNIST" in header and "held-out fold accuracy" in header
+    cfg, epochs = run["config"], run["metrics"]["crossfit"]["scorer_epochs"]  # the recipe's, not "None"
+    assert f"{cfg['folds']}-fold cross-fitting of the {cfg['scorer']} scorer · {epochs} epoch" in header
     fold_mean = np.mean(run["metrics"]["crossfit"]["fold_accuracy"])
     assert f"{100 * fold_mean:.2f}%" in header
     assert re.search(rf'<div class="v">{n_prop}</div><div class="l">proposed IDK', header)

@@ -46,8 +46,9 @@ def header(ctx: ReportContext) -> dict[str, Any]:
     train = cfg.get("train", {}) or {}
     return dict(dataset=ctx.dataset, workspace=str(ws.path), classes=", ".join(ws.classes), kpis=kpis,
                 run=dict(id=run.get("id"), finished=str(run.get("finished_at", ""))[:16]) if run else None,
-                fit=dict(folds=cfg.get("folds"), epochs=train.get("epochs"), seed=cfg.get("seed")) if cfg
-                else None)
+                fit=dict(folds=cfg.get("folds"), scorer=cfg.get("scorer"), seed=cfg.get("seed"),
+                         epochs=train.get("epochs") or cf.get("scorer_epochs"), given="external" in cf)
+                if cfg else None)
 
 
 # ============================================================================================== maps
