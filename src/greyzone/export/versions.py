@@ -17,14 +17,11 @@ leaves ``<name>`` pointing at a complete version; the next export deletes what w
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import re
 import shutil
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +29,7 @@ import numpy as np
 
 from greyzone.errors import ExportError
 from greyzone.store.files import atomic_path, fsync_dir
+from greyzone.store.lock import file_lock
 
 #: How long an export waits for another one on the same path before giving up (seconds).
 LOCK_TIMEOUT_S = 600.0
@@ -105,27 +103,14 @@ class Versions:
             np.savez(f, sid=index.sid, path=np.char.encode(index.path, "utf-8"), size=index.size,
                      mtime_ns=index.mtime_ns, ino=index.ino, meta=meta)
 
-    @contextmanager
-    def lock(self, timeout: float = LOCK_TIMEOUT_S) -> Iterator[None]:
-        """Hold ``.<name>.lock`` (``fcntl.flock``, released by the kernel if the process dies); waits up to
-        ``timeout`` seconds for another export, then raises :class:`ExportError`."""
+    def lock(self, timeout: float = LOCK_TIMEOUT_S) -> AbstractContextManager[None]:
+        """Hold ``.<name>.lock`` (:func:`greyzone.store.lock.file_lock`); waits up to ``timeout`` seconds for
+        another export, then raises :class:`ExportError`."""
         self.parent.mkdir(parents=True, exist_ok=True)
         path = self.parent / f".{self.name}.lock"
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            deadline = time.monotonic() + timeout
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() >= deadline:
-                        raise ExportError(f"another export into {self.dest} is still running (it holds "
-                                          f"{path}); try again when it has finished") from None
-                    time.sleep(0.05)
-            yield
-        finally:
-            os.close(fd)  # releases the lock
+        return file_lock(path, holder="greyzone export", timeout=timeout, busy=lambda said: ExportError(
+            f"another export into {self.dest} is still running (it holds {path}: {said}); try again when it "
+            f"has finished"))
 
     def clean_leftovers(self) -> list[Path]:
         """Delete what killed exports left (temp directories and links, versions that are neither current
