@@ -53,9 +53,11 @@ def test_layout_manifest_and_round_trip(ws):
     assert (root / "test" / "IDK" / "00001.png").is_file()  # sid 7 = test index 1
     assert out["counts"]["train"]["IDK"] == 1 and out["counts"]["test"]["IDK"] == 1
     m = pd.read_csv(root / "manifest.csv")
-    assert list(m.columns) == ["split", "index", "source_file", "original_label", "curated_label",
-                               "decided_by", "idk_score", "suggested_label"]
+    assert list(m.columns) == ["split", "index", "file", "source_file", "original_label", "curated_label",
+                               "decided_by", "idk_score", "suggested_label", "sha256"]
     assert len(m) == 9
+    for f, sha in zip(m.file, m.sha256, strict=True):  # every exported file, by its own bytes
+        assert hashlib.sha256((root / f).read_bytes()).hexdigest() == sha
     assert m.loc[1, "curated_label"] == "c" and m.loc[1, "decided_by"] == "human"
     assert m.loc[0, "suggested_label"] == "IDK" and m.suggested_label.drop(index=0).isna().all()
     card = (root / "README.md").read_text()

@@ -82,6 +82,13 @@ def dataset_card(ws: Workspace, counts: pd.DataFrame, *, include_proposals: bool
     # the folder's name, not its local path: a card is written to be shared (no home directories in it)
     source = ws.dataset if ws.dataset in CITATIONS or not ws.source else Path(ws.source).name
     text, bibtex = CITATIONS.get(ws.dataset, (None, None))
+    copied = sum(f is not None for f in ws.source_files().tolist())
+    ext = "png" if not copied else "<its own suffix: png, jpg, ...>"
+    pixels = ("Every image file is its original source file, byte for byte (SHA-256 in `manifest.csv`)."
+              if copied == len(ws.samples()) else
+              "Images with a source file are that file, byte for byte; the others are lossless PNGs of their "
+              "8-bit pixels." if copied else
+              "Images are lossless PNGs of the 8-bit pixels greyzone read from the source arrays.")
     citation = (f"\n## Citation\n\n{text}\n\n```bibtex\n{bibtex}\n```\n" if text else
                 f"\n## Source and licence\n\nRead from `{source}`. The licence is that of the source data "
                 f"(greyzone does not know it; the metadata says `license: unknown`).\n")
@@ -89,11 +96,12 @@ def dataset_card(ws: Workspace, counts: pd.DataFrame, *, include_proposals: bool
 # {ws.dataset} — curated by greyzone
 
 Images of `{source}` ({len(ws.classes)} classes: {", ".join(f"`{c}`" for c in ws.classes)}), sorted into
-`{{{splits}}}/{{class}}/{{index:05d}}.png` where `index` is the 0-based position in the source split. Doubtful
-images (ambiguous or wrongly labelled) are in the extra class **IDK** (or, where stated below, in the class a
-confident correction suggested). `manifest.csv` lists every image with its original and curated label, who
-decided, the class an automatic proposal suggested (`suggested_label`: a class, IDK, or empty where there was
-none) and its source file (`source_file`, relative to the source folder; empty for array sources such as IDX).
+`{{{splits}}}/{{class}}/{{index:05d}}.{ext}` where `index` is the 0-based position in the source split.
+Doubtful images (ambiguous or wrongly labelled) are in the extra class **IDK** (or, where stated below, in
+the class a confident correction suggested). `manifest.csv` lists every image with its original and curated
+label, who decided, the class an automatic proposal suggested (`suggested_label`: a class, IDK, or empty
+where there was none), its source file (`source_file`, relative to the source folder; empty for array
+sources such as IDX), its path here (`file`) and the SHA-256 of that file (`sha256`).
 Each split folder's `metadata.csv` carries `label` (the curated label id), `original_label`, `idk_score` and
 `suggested_label` (−1: none) for Hugging Face; the YAML above pins the class order, IDK last.
 
@@ -116,7 +124,7 @@ ds = load_dataset("path/to/this/folder")   # splits {", ".join(sizes)}; label na
 3. Auto proposals ({auto_idk} ambiguous images proposed IDK and {auto_fix} confident corrections to another
    class, policy in the greyzone README) {treated}. Human decisions override them
    (human decisions in force: {", ".join(f"{k}={v}" for k, v in sorted(human.items())) or "none"}).
-4. Pixels are the 8-bit grey values greyzone read, stored losslessly as PNG.
+4. {pixels}
 
 Made with greyzone {__version__}. Licence id: `{LICENSES.get(ws.dataset, "unknown")}`.
 {citation}"""

@@ -2,26 +2,30 @@
 
 Layout (FiftyOne's ImageClassificationDirectoryTree, also Hugging Face ``imagefolder``)::
 
-    <workspace>/export/{train,test}/{<class>..., IDK}/{index:05d}.png   lossless PNG of the original pixels
-    <workspace>/export/manifest.csv   split,index,source_file,original_label,curated_label,decided_by,
-                                      idk_score,suggested_label (the auto proposal's class, IDK, or empty)
+    <workspace>/export/{train,test}/{<class>..., IDK}/{index:05d}.<ext>
+                        image folders: the original file, byte for byte, with its own suffix (.jpg, ...);
+                        array sources (IDX, arrays): a lossless PNG of the stored pixels
+    <workspace>/export/manifest.csv   split,index,file,source_file,original_label,curated_label,decided_by,
+                                      idk_score,suggested_label (the auto proposal's class, IDK, or empty),
+                                      sha256 (of the exported file)
     <workspace>/export/<split>/metadata.csv   Hugging Face metadata (:mod:`greyzone.export.metadata`)
     <workspace>/export/README.md      dataset card with Hugging Face YAML
 
 ``export`` is a symlink to a version folder ``export-<n>`` (:mod:`greyzone.export.versions`). A new version
 is built in a temp directory: from the previous version's folder when it is intact (files of samples whose
 class changed are renamed, the rest stay), else by hard-linking the current version's files, and only
-images that no intact earlier file holds are encoded (:mod:`greyzone.export.png`, in worker processes).
-It is then validated: its listing must equal the expected one, every written file was re-read and decoded
-against the store's pixels, every reused file still has the size, mtime and inode it had when it was
-verified. Only then is it swapped in with one atomic rename; a failure or a crash leaves the previous export
-untouched, and the next export deletes what was left half-made. One export at a time per workspace
-(a lock file, across processes).
+files that no intact earlier file holds are written (:mod:`greyzone.export.writer`, in worker processes).
+It is then validated: its listing must equal the expected one, every written file was re-read and checked
+(a PNG decoded against the store's pixels, a copy against its source and the source's SHA-256 recorded at
+load), every reused file still has the size, mtime and inode it had when it was verified. Only then is it
+swapped in with one atomic rename; a failure or a crash leaves the previous export untouched, and the next
+export deletes what was left half-made. One export at a time per workspace (a lock file, across processes).
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import secrets
 import tempfile
@@ -34,12 +38,13 @@ import pandas as pd
 from greyzone.errors import ExportError, WorkspaceError
 from greyzone.export.card import dataset_card
 from greyzone.export.metadata import metadata_files
-from greyzone.export.png import ENCODER, write_pngs
+from greyzone.export.png import ENCODER
 from greyzone.export.versions import Index, Versions, remove
+from greyzone.export.writer import Task, write_files
 from greyzone.store.workspace import IDK_NAME, Workspace
 from greyzone.system import usable_cpus
 
-FORMAT = 1
+FORMAT = 2  # 2: original files copied, SHA-256 per file in the index and the manifest
 
 
 def folder_name(label_name: str) -> str:
@@ -72,13 +77,16 @@ def write_export(
         idk_score = np.full(len(curated), np.nan)
     names = [folder_name(ws.label_name(i)) for i in range(ws.idk_label + 1)]
     sids = curated.sid.to_numpy(np.int64)
-    rel = np.array([f"{s}/{names[c]}/{i:05d}.png" for s, c, i in
-                    zip(curated.split, curated.curated_label, curated["index"], strict=True)])
+    files, expected = ws.source_files()[sids], ws.source_sha256()[sids]
+    sources = source_paths(ws, files)
+    rel = np.array([f"{s}/{names[c]}/{i:05d}{suffix(f)}" for s, c, i, f in
+                    zip(curated.split, curated.curated_label, curated["index"], files, strict=True)])
     manifest = pd.DataFrame(
         {
             "split": curated.split,
             "index": curated["index"],
-            "source_file": ws.source_files()[sids],
+            "file": rel,
+            "source_file": files,
             "original_label": [ws.label_name(i) for i in curated.original_label],
             "curated_label": [ws.label_name(i) for i in curated.curated_label],
             "decided_by": curated.decided_by,
@@ -87,16 +95,23 @@ def write_export(
         }
     )
     counts = count_table(manifest)
-    texts = {"manifest.csv": manifest.to_csv(index=False).encode(),
-             "README.md": dataset_card(ws, counts, **flags, run_config=run_config).encode(),
-             **metadata_files(curated, rel, idk_score)}
-    images_path = ws.arrays.path("images")
+    card = dataset_card(ws, counts, **flags, run_config=run_config).encode()
+    meta_files = metadata_files(curated, rel, idk_score)
+
+    def texts(sha256: dict[str, str]) -> dict[str, bytes]:
+        manifest["sha256"] = [sha256[r] for r in rel.tolist()]
+        return {"manifest.csv": manifest.to_csv(index=False).encode(), "README.md": card, **meta_files}
+
+    tasks = [Task(int(sid), r, src, sha) for sid, r, src, sha in
+             zip(sids.tolist(), rel.tolist(), sources, expected.tolist(), strict=True)]
     meta = {"format": FORMAT, "encoder": ENCODER, "names": names,
-            "images": hashlib.sha256(np.ascontiguousarray(ws.images()).data).hexdigest()}
+            "images": hashlib.sha256(np.ascontiguousarray(ws.images()).data).hexdigest(),
+            "sources": hashlib.sha256(json.dumps([ws.source_files().tolist(), ws.source_sha256().tolist()])
+                                      .encode()).hexdigest()}
     versions = Versions(dest)
     with versions.lock():
         versions.clean_leftovers()
-        written, reused = _build(versions, sids, rel, texts, meta, images_path, progress)
+        written, reused = _build(versions, tasks, texts, meta, ws.arrays.path("images"), progress)
     return {
         "path": str(dest),
         "counts": counts.to_dict(orient="index"),
@@ -104,6 +119,24 @@ def write_export(
         "written": written,
         "reused": reused,
     }
+
+
+def suffix(source_file: str | None) -> str:
+    """The exported file's suffix: the source file's own, lower-cased (``.JPG`` → ``.jpg``), or ``.png``
+    for array sources."""
+    return Path(source_file).suffix.lower() if source_file else ".png"
+
+
+def source_paths(ws: Workspace, files: np.ndarray) -> list[str | None]:
+    """Absolute path of each sample's source file, None for array sources. ``files`` are relative to the
+    dataset root ``ws.source`` (image folders; a relative root, from a workspace made before roots were
+    stored absolute, is taken from the current directory and must exist) or absolute (FiftyOne imports)."""
+    relative = [f for f in files.tolist() if f is not None and not Path(f).is_absolute()]
+    root = Path(ws.source).absolute()
+    if relative and not root.is_dir():
+        raise ExportError(f"{root}: the dataset's folder is gone; the export copies its original files: "
+                          f"restore the folder, or re-run 'greyzone run' on it where it is now")
+    return [None if f is None else f if Path(f).is_absolute() else f"{root}/{f}" for f in files.tolist()]
 
 
 def count_table(manifest: pd.DataFrame) -> pd.DataFrame:
@@ -118,9 +151,10 @@ def count_table(manifest: pd.DataFrame) -> pd.DataFrame:
 
 
 
-def _build(versions: Versions, sids: np.ndarray, rel: np.ndarray, texts: dict[str, bytes], meta: dict,
-           images_path: Path, progress: Callable[[int], None] | None) -> tuple[int, int]:
-    """Make, validate and publish a new version; returns (images written, images reused)."""
+def _build(versions: Versions, tasks: list[Task], texts: Callable[[dict[str, str]], dict[str, bytes]],
+           meta: dict, images_path: Path, progress: Callable[[int], None] | None) -> tuple[int, int]:
+    """Make, validate and publish a new version; returns (files written, files reused). ``texts`` makes the
+    text files from the SHA-256 of every image file (by path)."""
     cur = versions.current()
     indexes = {n: ix for n in versions.numbers() if (ix := versions.load_index(n)) is not None
                and ix.meta == meta}
@@ -132,31 +166,32 @@ def _build(versions: Versions, sids: np.ndarray, rel: np.ndarray, texts: dict[st
     else:
         tmp = Path(tempfile.mkdtemp(dir=versions.parent, prefix=f".{versions.name}-tmp-"))
     try:
-        records = _populate(tmp, sids, rel, indexes.get(base), indexes.get(cur),
+        records = _populate(tmp, tasks, indexes.get(base), indexes.get(cur),
                             versions.version_dir(cur) if cur is not None else None, images_path, progress)
-        for name, data in texts.items():
+        made = texts({r: rec[4] for r, rec in records.items()})
+        for name, data in made.items():
             (tmp / name).write_bytes(data)
-        index = _validate(tmp, sids, rel, records, texts, meta)
+        index = _validate(tmp, tasks, records, made, meta)
         tmp.chmod(0o755)  # mkdtemp creates 0700
         versions.publish(tmp, index)
     except BaseException:
         remove(tmp)
         raise
     written = sum(1 for r in records.values() if r[3])
-    return written, len(sids) - written
+    return written, len(tasks) - written
 
 
-#: Per image file of a version being built: size, mtime_ns, inode, and whether it was written just now.
-Record = tuple[int, int, int, bool]
+#: Per image file of a version being built: size, mtime_ns, inode, whether it was written just now, and its
+#: SHA-256 (hex).
+Record = tuple[int, int, int, bool, str]
 
 
-def _populate(tmp: Path, sids: np.ndarray, rel: np.ndarray, base: Index | None, cur: Index | None,
-              cur_dir: Path | None, images_path: Path, progress: Callable[[int], None] | None
-              ) -> dict[str, Record]:
-    """Bring ``tmp``'s images to ``rel`` (one per sample of ``sids``): keep or rename the intact files it
-    already holds (``base`` describes them), hard-link intact files of the current version, encode the rest;
+def _populate(tmp: Path, tasks: list[Task], base: Index | None, cur: Index | None, cur_dir: Path | None,
+              images_path: Path, progress: Callable[[int], None] | None) -> dict[str, Record]:
+    """Bring ``tmp``'s images to the tasks' paths (one per sample): keep or rename the intact files it
+    already holds (``base`` describes them), hard-link intact files of the current version, write the rest;
     delete everything else. Returns a record per wanted file."""
-    want = dict(zip(sids.tolist(), rel.tolist(), strict=True))
+    want = {t.sid: t.rel for t in tasks}
     records: dict[str, Record] = {}
     held: dict[int, tuple[str, Record]] = {}  # sample → (its intact file in tmp, record)
     found = _scan(tmp)
@@ -185,12 +220,11 @@ def _populate(tmp: Path, sids: np.ndarray, rel: np.ndarray, base: Index | None, 
             except OSError:  # no hard links here (another file system, FAT, quota): written afresh below
                 continue
             records[target] = _record(cur, i)
-    todo = [(sid, path) for sid, path in want.items() if path not in records]
+    todo = [t for t in tasks if t.rel not in records]
     if progress:
         progress(len(want) - len(todo))
-    for path, size, mtime_ns, ino in write_pngs(images_path, tmp, todo, workers=usable_cpus(),
-                                                 progress=progress):
-        records[path] = (size, mtime_ns, ino, True)
+    for f in write_files(images_path, tmp, todo, workers=usable_cpus(), progress=progress):
+        records[f.rel] = (f.size, f.mtime_ns, f.ino, True, f.sha256)
     for split in os.scandir(tmp):  # classes (and splits) that no sample is in any more
         if split.is_dir(follow_symlinks=False):
             for cls in os.scandir(split.path):
@@ -202,7 +236,7 @@ def _populate(tmp: Path, sids: np.ndarray, rel: np.ndarray, base: Index | None, 
 
 
 def _record(index: Index, i: int) -> Record:
-    return int(index.size[i]), int(index.mtime_ns[i]), int(index.ino[i]), False
+    return int(index.size[i]), int(index.mtime_ns[i]), int(index.ino[i]), False, str(index.sha256[i])
 
 
 def _scan(root: Path) -> dict[str, tuple[int, int, int]]:
@@ -222,8 +256,8 @@ def _scan(root: Path) -> dict[str, tuple[int, int, int]]:
     return found
 
 
-def _validate(root: Path, sids: np.ndarray, rel: np.ndarray, records: dict[str, Record],
-              texts: dict[str, bytes], meta: dict) -> Index:
+def _validate(root: Path, tasks: list[Task], records: dict[str, Record], texts: dict[str, bytes],
+              meta: dict) -> Index:
     """Check the built tree: exactly the expected files and folders, each image file the very one that was
     verified (written, read back and decoded just now, or reused after its size, mtime and inode matched an
     index), the texts as written. Returns the new version's index."""
@@ -244,14 +278,15 @@ def _validate(root: Path, sids: np.ndarray, rel: np.ndarray, records: dict[str, 
             for f in os.scandir(cls.path):
                 st = f.stat(follow_symlinks=False)
                 found[f"{split.name}/{cls.name}/{f.name}"] = (st.st_size, st.st_mtime_ns, st.st_ino)
-    wanted = rel.tolist()
+    wanted = [t.rel for t in tasks]
     extra, missing = sorted(found.keys() - set(wanted)), sorted(set(wanted) - found.keys())
     if extra or missing or odd:
         where = {(r.split("/")[0], r.rsplit("/", 1)[1]): r for r in wanted}
         for e in extra:
             if (r := where.get((e.split("/")[0], e.rsplit("/", 1)[1]))) is not None:
                 split, got, name = e.split("/")
-                raise ExportError(f"export validation failed: {root / split} sample {int(name[:-4])} is in "
+                index = int(name.split(".")[0])
+                raise ExportError(f"export validation failed: {root / split} sample {index} is in "
                                   f"{got!r}, store says {r.split('/')[1]!r}")
         raise ExportError(f"export validation failed: {root} misses {missing[:3]}, holds unexpected "
                           f"{(extra + odd)[:3]}")
@@ -262,4 +297,6 @@ def _validate(root: Path, sids: np.ndarray, rel: np.ndarray, records: dict[str, 
         if (root / name).read_bytes() != data:
             raise ExportError(f"export validation failed: {root / name} differs from what was written")
     stats = np.array([found[r] for r in wanted], dtype=np.int64).reshape(-1, 3)
-    return Index(sids, rel, stats[:, 0], stats[:, 1], stats[:, 2].astype(np.uint64), meta)
+    return Index(np.array([t.sid for t in tasks], np.int64), np.array(wanted, dtype=str), stats[:, 0],
+                 stats[:, 1], stats[:, 2].astype(np.uint64),
+                 np.array([records[r][4] for r in wanted], dtype=str), meta)

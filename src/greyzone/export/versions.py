@@ -6,7 +6,8 @@ For an export path ``<parent>/<name>`` (``<workspace>/export``)::
     <name>                 symlink → <name>-<n> (relative): the current version; a directory path for readers
     <name>-<n>/            a complete, validated export (version n)
     <name>-<m>/            the previous version (m < n), kept as the base of the next incremental export
-    .<name>-<n>.index.npz  per image file of version n: sample id, path, size, mtime_ns, inode (+ format)
+    .<name>-<n>.index.npz  per image file of version n: sample id, path, size, mtime_ns, inode, SHA-256
+                           (+ format)
     .<name>.lock           fcntl lock: one export at a time per path, across processes
     .<name>-tmp-*/         a version being written; only ever a leftover when found by the next export
 
@@ -38,14 +39,15 @@ LOCK_TIMEOUT_S = 600.0
 @dataclass(frozen=True)
 class Index:
     """What a version held when it was validated: one row per image file, plus the format it was made with
-    (``meta``: images digest, encoder, class folder names). A file whose size, mtime and inode still match
-    its row is unchanged since then and may be reused."""
+    (``meta``: images and source-file digests, encoder, class folder names). A file whose size, mtime and
+    inode still match its row is unchanged since then and may be reused (its SHA-256 with it)."""
 
     sid: np.ndarray  # (F,) int64
     path: np.ndarray  # (F,) str, relative to the version (stored as UTF-8 bytes)
     size: np.ndarray  # (F,) int64
     mtime_ns: np.ndarray  # (F,) int64
     ino: np.ndarray  # (F,) uint64
+    sha256: np.ndarray  # (F,) str, hex SHA-256 of the file's bytes (stored as ASCII bytes)
     meta: dict
 
     def unchanged(self, root: Path, rows: np.ndarray | None = None) -> np.ndarray:
@@ -93,7 +95,7 @@ class Versions:
         try:
             with np.load(self.index_path(n), allow_pickle=False) as z:
                 return Index(z["sid"], np.char.decode(z["path"], "utf-8"), z["size"], z["mtime_ns"], z["ino"],
-                             json.loads(str(z["meta"])))
+                             np.char.decode(z["sha256"], "ascii"), json.loads(str(z["meta"])))
         except (OSError, KeyError, ValueError):
             return None
 
@@ -101,7 +103,8 @@ class Versions:
         meta = np.array(json.dumps(index.meta, sort_keys=True))
         with atomic_path(self.index_path(n)) as tmp, open(tmp, "wb") as f:
             np.savez(f, sid=index.sid, path=np.char.encode(index.path, "utf-8"), size=index.size,
-                     mtime_ns=index.mtime_ns, ino=index.ino, meta=meta)
+                     mtime_ns=index.mtime_ns, ino=index.ino, sha256=np.char.encode(index.sha256, "ascii"),
+                     meta=meta)
 
     def lock(self, timeout: float = LOCK_TIMEOUT_S) -> AbstractContextManager[None]:
         """Hold ``.<name>.lock`` (:func:`greyzone.store.lock.file_lock`); waits up to ``timeout`` seconds for
