@@ -182,10 +182,6 @@ class Workspace:
         rows = self.db.con.execute("SELECT file FROM samples ORDER BY sid").fetchall()
         return np.array([r[0] for r in rows], dtype=object)
 
-    def source_sha256(self) -> np.ndarray:
-        """TEMPORARY (replaced by the colourdata branch): each sample's source file SHA-256, None here."""
-        return np.array([None] * len(self.samples()), dtype=object)
-
     @property
     def source(self) -> str:
         """Where the dataset was read from (a directory, ``in-memory arrays``, ...)."""
