@@ -303,13 +303,14 @@ def as_binary(value: Any, name: str) -> np.ndarray:
 
 
 def as_images(value: Any, name: str = "images") -> np.ndarray:
-    """An ``(N, H, W)`` uint8 array (no copy)."""
+    """An ``(N, H, W)`` grey or ``(N, H, W, 3)`` RGB uint8 array (no copy)."""
     arr = _as_array(value, name)
-    expected = "an (N, H, W) uint8 array"
+    expected = "an (N, H, W) grey or (N, H, W, 3) RGB uint8 array"
     if arr.dtype != np.uint8:
         raise ParameterTypeError(_message(name, expected, f"dtype {arr.dtype}"))
-    if arr.ndim != 3:
-        raise ParameterError(_message(name, expected, f"shape {arr.shape}"))
+    from greyzone.sources.dataset import image_channels  # the one home of the shape rule
+
+    image_channels(arr, name)
     return arr
 
 
