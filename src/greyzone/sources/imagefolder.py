@@ -12,8 +12,9 @@ file's path and the SHA-256 of the bytes read (``Split.files``, ``Split.file_sha
 copy them and check they did not change. Every file is read twice: its header first (size and mode, to plan
 the dataset's shape before decoding anything), then its bytes once, hashed and decoded.
 
-Splits are ordered train, then test (so sids put train first, as for MNIST); classes are ordered digit names numerically (``01`` before ``1`` before
-``2``: ties broken by the name), then other names alphabetically, then ``IDK`` last. A class folder named
+Splits are ordered train, then test (so sids put train first, as for MNIST); classes are ordered digit names
+numerically (``01`` before ``1`` before ``2``: ties broken by the name), then other names alphabetically,
+then ``IDK`` last. A class folder named
 ``IDK`` holds already-curated IDK samples: it stays greyzone's one IDK class (a greyzone export re-imported).
 
 A sample's ``index`` is its file stem when every stem in the split is a distinct integer (as in a greyzone
