@@ -14,8 +14,8 @@ the dataset's shape before decoding anything), then its bytes once, hashed and d
 
 Splits are ordered train, then test (so sids put train first, as for MNIST); classes are ordered digit names
 numerically (``01`` before ``1`` before ``2``: ties broken by the name), then other names alphabetically,
-then ``IDK`` last. A class folder named
-``IDK`` holds already-curated IDK samples: it stays greyzone's one IDK class (a greyzone export re-imported).
+then ``IDK`` last. A class folder named ``IDK`` holds already-curated IDK samples: it stays greyzone's one IDK
+class (a greyzone export re-imported).
 
 A sample's ``index`` is its file stem when every stem in the split is a distinct integer (as in a greyzone
 export: ``00042.png`` → 42), otherwise its position in the sorted list of ``class/file`` paths.
