@@ -137,7 +137,8 @@ def test_rgb_workspace_keeps_channels_and_file_hashes(tmp_path):
     assert ws.images().shape == (6, 8, 6, 3)
     assert np.array_equal(ws.images(), np.concatenate([s.images for s in ds.splits.values()]))
     assert ws.source_files().tolist() == [*ds.splits["train"].files, *ds.splits["test"].files]
-    assert ws.source_sha256().tolist() == [*ds.splits["train"].file_sha256, *ds.splits["test"].file_sha256]
+    tr, te = ds.splits["train"], ds.splits["test"]
+    assert ws.source_sha256().tolist() == [*tr.file_sha256, *te.file_sha256]
     again = Workspace.create(tmp_path / "ws", ds)  # same samples and pixels: re-opened
     assert again.images().shape == (6, 8, 6, 3)
     grey = Dataset("rgb", ds.classes, {k: Split(k, s.images[..., 0], s.labels, s.index, s.files)
@@ -164,8 +165,8 @@ def test_file_hashes_of_a_workspace_made_before_they_were_kept(tmp_path):
     logged = []
     ws = Workspace.create(tmp_path / "ws", ds, log=logged.append)
     assert ws.source_sha256().tolist() == [*ds.splits["train"].file_sha256, *ds.splits["test"].file_sha256]
-    assert logged == ["recorded the SHA-256 of 6 source file(s) as read now (none stored, or the bytes changed "
-                      "but not the pixels)"]
+    assert logged == ["recorded the SHA-256 of 6 source file(s) as read now (none stored, or the bytes "
+                      "changed but not the pixels)"]
 
 
 def test_split_and_dataset_shapes_are_checked():
