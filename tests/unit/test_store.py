@@ -118,7 +118,7 @@ def test_acknowledged_decision_survives_a_new_connection(ws):
     assert con.execute("SELECT COUNT(*) FROM decisions WHERE sid = 3").fetchone()[0] == 1
 
 
-# ------------------------------------------------------------------ issue 10 item 2: RGB and source file hashes
+# ------------------------------------------------------------ issue 10 item 2: RGB and source file hashes
 def rgb_dataset(seed=0, *, sha=True) -> Dataset:
     rng = np.random.default_rng(seed)
 
