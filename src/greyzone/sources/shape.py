@@ -10,7 +10,8 @@ A dataset's images are one uint8 array, ``(N, H, W)`` grey or ``(N, H, W, 3)`` R
   every image of another size is resized to ``size × size`` (default: the most common size's larger side,
   capped at :data:`MAX_SIDE`), bilinear with antialiasing (PIL ``resize(..., BILINEAR)``, which widens the
   filter when shrinking), aspect ratio not kept. The resized pixels are for the models and thumbnails only:
-  the export copies the original files, so a note says so.
+  the export copies the original files, so a note says so (images that are not files, e.g. inside a Hugging
+  Face dataset, keep only the resized pixels, and the note says that instead).
 """
 
 from __future__ import annotations
@@ -56,14 +57,19 @@ class Plan:
         return pixels
 
 
-def plan(headers: dict[str, list[Header]], *, size: int | None = None) -> tuple[Plan, list[str]]:
+def plan(headers: dict[str, list[Header]], *, size: int | None = None, files: bool = True
+         ) -> tuple[Plan, list[str]]:
     """The dataset's :class:`Plan` from ``{split: [header, ...]}`` and the notes saying what changes.
 
     ``size``: the working side used when images must be resized (see the module doc); ignored when every
-    image has one size that fits in :data:`MAX_BYTES`."""
+    image has one size that fits in :data:`MAX_BYTES`. ``files``: whether the images are files (the export
+    then keeps the originals) or not (e.g. images inside a Hugging Face dataset: only the resized pixels are
+    kept)."""
     if size is not None:
         size = check_positive_int(size, "size")
     all_headers = [h for hs in headers.values() for h in hs]
+    if not all_headers:
+        return Plan(0, 0, 1), []
     channels = 3 if any(c == 3 for _, c in all_headers) else 1
     sizes = Counter(wh for wh, _ in all_headers)
     (w, h), _ = sizes.most_common(1)[0]
@@ -80,9 +86,11 @@ def plan(headers: dict[str, list[Header]], *, size: int | None = None) -> tuple[
     side = size or min(max(w, h), MAX_SIDE)
     why = (f"of {len(sizes)} sizes" if len(sizes) > 1 else
            f"of one size ({h}×{w}; {nbytes:,} bytes as one array, more than the {MAX_BYTES:,} allowed)")
+    kept = "the export keeps the original files" if files else "the images are not files: only the resized " \
+        "pixels are kept"
     for split, hs in headers.items():
         other = [wh for wh, _ in hs if wh != (side, side)]
         if other:
             notes.append(f"{split}: {len(other)} image(s) {why} resized to {side}×{side} (bilinear) for the "
-                         f"models and thumbnails (the export keeps the original files)")
+                         f"models and thumbnails ({kept})")
     return Plan(side, side, channels), notes
