@@ -92,14 +92,14 @@ def _check_size(im: Image.Image, path: Path) -> None:
                         f"({MAX_PIXELS:,}); resize it")
 
 
-def _header(path: Path) -> Header:
+def image_header(path: Path) -> Header:
     """``((width, height), channels)`` from the file's header, without decoding the pixels."""
     with _image_errors(path), Image.open(path) as im:
         _check_size(im, path)
         return im.size, mode_channels(im.mode, str(path))
 
 
-def _read_image(path: Path, header: Header, shape: Plan) -> tuple[np.ndarray, str, str]:
+def read_image(path: Path, header: Header, shape: Plan) -> tuple[np.ndarray, str, str]:
     """Pixels fitted to ``shape``, the conversion rule and the hex SHA-256 of the bytes decoded."""
     with _image_errors(path):
         data = path.read_bytes()
@@ -141,7 +141,7 @@ def _load_split(split_dir: Path, files: list[tuple[str, Path]], index: np.ndarra
     images = np.empty((len(files), *shape.shape), np.uint8)
     rules, sha = Counter(), []
     for i, ((_, path), header) in enumerate(zip(files, headers, strict=True)):
-        images[i], rule, digest = _read_image(path, header, shape)
+        images[i], rule, digest = read_image(path, header, shape)
         rules[rule] += 1
         sha.append(digest)
     cls_index = {c: i for i, c in enumerate(classes)}
@@ -180,7 +180,7 @@ def load_imagefolder(root: str | Path, *, size: int | None = None) -> Dataset:
     if not classes:
         raise DataError(f"{root}: no class folders under {', '.join(p.name for p in split_dirs)}")
     listed = {s.name: _list_split(s, classes) for s in split_dirs}
-    headers = {name: [_header(p) for _, p in files] for name, (files, _) in listed.items()}
+    headers = {name: [image_header(p) for _, p in files] for name, (files, _) in listed.items()}
     shape, shape_notes = plan(headers, size=size)
     splits, notes = {}, []
     for s in split_dirs:
