@@ -166,3 +166,13 @@ def test_default_pairs_ignored_without_pair_flips_on_few_classes():
     inj = inject_problems(images, np.arange(30) % 3, seed=0, uniform_flip=0.2)
     assert inj.counts()["flip_uniform"] == 6
     assert np.all(inj.labels < 3)
+
+
+def test_blend_pairs_of_rgb_images(data):
+    """RGB images (issue 10, item 2) blend per channel with one alpha per image."""
+    images, labels, _ = data
+    rgb = np.stack([images, 255 - images, images // 2], axis=-1)
+    out, la, lb = blend_pairs(rgb, labels, 16, seed=1)
+    grey, _, _ = blend_pairs(images, labels, 16, seed=1)
+    assert out.shape == (16, *rgb.shape[1:]) and (la != lb).all()
+    np.testing.assert_array_equal(out[..., 0], grey)  # the same draws: channel 0 is the grey blend

@@ -536,3 +536,19 @@ def test_text_from_the_workspace_is_escaped(base_ws, tmp_path):
     assert "&lt;b&gt;kind&lt;/b&gt;" in _section(page, "curation")
     # in the figures the name is data, written by plotly's JSON encoder, which escapes '<'
     assert any(evil in (t.get("x") or []) for f in _figures(_section(page, "idk")) for t in f["data"])
+
+
+def test_png_uri_inverts_grey_and_keeps_rgb():
+    from PIL import Image
+
+    from greyzone.report.format import png_uri
+
+    def decode(uri):
+        return Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1])))
+
+    grey = np.arange(12, dtype=np.uint8).reshape(3, 4)
+    rgb = np.stack([grey, grey * 2, 255 - grey], axis=-1)
+    g = decode(png_uri(grey))
+    c = decode(png_uri(rgb))
+    assert g.mode == "L" and np.array_equal(np.asarray(g), 255 - grey)
+    assert c.mode == "RGB" and np.array_equal(np.asarray(c), rgb)
