@@ -9,21 +9,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from greyzone.errors import DataError, ParameterError
+from greyzone.validation import as_images, as_labels, image_channels  # image_channels re-exported
+
+__all__ = ["SPLITS", "VALIDATION_SPLITS", "Dataset", "Split", "image_channels"]
 
 #: Accepted splits, in sample order. ``validation`` (or ``val``; not both) is treated like ``test``: not
 #: trained on, scored by the mean of the K fold models, ranked among its own samples.
 SPLITS: tuple[str, ...] = ("train", "validation", "val", "test")
 VALIDATION_SPLITS: tuple[str, ...] = ("validation", "val")
-
-
-def image_channels(images: np.ndarray, name: str = "images") -> int:
-    """1 for ``(N, H, W)`` grey images, 3 for ``(N, H, W, 3)`` RGB; any other shape is a ParameterError."""
-    shape = np.shape(images)
-    if len(shape) == 3:
-        return 1
-    if len(shape) == 4 and shape[3] == 3:
-        return 3
-    raise ParameterError(f"{name} must be (N, H, W) grey or (N, H, W, 3) RGB, got shape {shape}")
 
 
 @dataclass(frozen=True)
@@ -98,8 +91,6 @@ class Dataset:
         ``"0".."C-1"``).
         A sample's ``index`` is its position within its split; samples are ordered by split (train first,
         then :data:`SPLITS` order), so give outputs in that order."""
-        from greyzone.validation import as_images, as_labels
-
         images = as_images(images)
         labels = as_labels(labels, n=len(images))
         split = np.full(len(images), "train", object) if split is None else np.asarray(split, dtype=object)
