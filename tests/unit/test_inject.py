@@ -124,9 +124,10 @@ def test_rejects_bad_requests(data):
         inject_problems(images, labels, seed=0, uniform_flip=0.6, blend=0.6)
     with pytest.raises(ValueError, match=r"blend must be a number in \[0, 1\], got 1.5"):
         inject_problems(images, labels, seed=0, blend=1.5)
-    with pytest.raises(TypeError, match=r"images must be an \(N, H, W\) uint8 array, got dtype float32"):
+    with pytest.raises(TypeError, match=r"images must be an \(N, H, W\) grey or \(N, H, W, 3\) RGB uint8 "
+                                        r"array, got dtype float32"):
         inject_problems(images.astype(np.float32), labels, seed=0)
-    with pytest.raises(ValueError, match=r"images must be an \(N, H, W\) uint8 .*, got shape \(1000, 784\)"):
+    with pytest.raises(ValueError, match=r"images must be \(N, H, W\) grey .*, got shape \(1000, 784\)"):
         inject_problems(images.reshape(len(images), -1), labels, seed=0)
     with pytest.raises(ValueError, match=r"seed must be an int in \[0, inf\), got -1"):
         inject_problems(images, labels, seed=-1)
