@@ -341,3 +341,8 @@ def test_memory_guard_resizes_a_uniform_folder(tmp_path, rng, monkeypatch):
     assert ds.notes == ("train: 3 image(s) of one size (80×80; 19,200 bytes as one array, more than the "
                         "19,199 allowed) resized to 64×64 (bilinear) for the models and thumbnails (the "
                         "export keeps the original files)",)
+
+
+def test_load_dataset_passes_the_working_size(tmp_path, rng):
+    mixed_folder(tmp_path, rng)
+    assert load_dataset("imagefolder", tmp_path, size=20).splits["test"].images.shape == (2, 20, 20, 3)
