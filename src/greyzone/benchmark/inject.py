@@ -231,11 +231,12 @@ def blend_pairs(images: Any, labels: Any, n: int, *, seed: int) -> tuple[np.ndar
     return blended, labs[idx_a], labs[idx_b]
 
 
-def noise_images(n: int, *, seed: int, shape: tuple[int, int] = (28, 28)) -> np.ndarray:
-    """``n`` images of i.i.d. uniform noise over ``0..255``: ``(n, *shape)`` uint8 (an obvious OOD probe)."""
+def noise_images(n: int, *, seed: int, shape: tuple[int, ...] = (28, 28)) -> np.ndarray:
+    """``n`` images of i.i.d. uniform noise over ``0..255``: ``(n, *shape)`` uint8 (an obvious OOD probe);
+    ``shape`` ``(H, W)`` grey or ``(H, W, 3)`` RGB."""
     n = check_non_negative_int(n, "n")
     seed = check_seed(seed)
-    if len(shape) != 2:
-        raise ParameterError(f"shape must be (H, W), got {shape!r}")
+    if not (len(shape) == 2 or (len(shape) == 3 and shape[2] == 3)):
+        raise ParameterError(f"shape must be (H, W) or (H, W, 3), got {shape!r}")
     shape = tuple(check_positive_int(s, f"each side of shape {shape!r}") for s in shape)
     return np.random.default_rng(seed).integers(0, 256, size=(n, *shape), dtype=np.uint8)
