@@ -107,6 +107,6 @@ def test_rgb_images_of_several_sizes_keep_their_channels(tmp_path, rng):
     assert ds.notes == (
         "train: 1 grey image(s) replicated to 3 channels (the dataset mixes grey and colour images, so it is "
         "stored as RGB)",
-        "train: 3 image(s) of 2 sizes resized to 12×12 (bilinear) for the models and thumbnails (the images "
-        "are not files: only the resized pixels are kept)")
+        "train: 3 image(s) of 2 size(s) resized to 12×12 (bilinear) for the models and thumbnails (the "
+        "dataset has 2 image sizes; the images are not files: only the resized pixels are kept)")
     assert load_hf(tmp_path / "saved", size=8).splits["train"].images.shape == (3, 8, 8, 3)

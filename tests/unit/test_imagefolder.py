@@ -286,10 +286,10 @@ def test_mixed_sizes_and_modes_are_resized_for_the_models(tmp_path, rng):
         "stored as RGB)",
         "test: 1 grey image(s) replicated to 3 channels (the dataset mixes grey and colour images, so it is "
         "stored as RGB)",
-        "train: 4 image(s) of 3 sizes resized to 40×40 (bilinear) for the models and thumbnails (the export "
-        "keeps the original files)",
-        "test: 2 image(s) of 3 sizes resized to 40×40 (bilinear) for the models and thumbnails (the export "
-        "keeps the original files)",
+        "train: 4 image(s) of 2 size(s) resized to 40×40 (bilinear) for the models and thumbnails (the "
+        "dataset has 3 image sizes; the export keeps the original files)",
+        "test: 2 image(s) of 2 size(s) resized to 40×40 (bilinear) for the models and thumbnails (the "
+        "dataset has 3 image sizes; the export keeps the original files)",
     )
     for s in ds.splits.values():
         for f, sha in zip(s.files, s.file_sha256, strict=True):
@@ -338,9 +338,9 @@ def test_memory_guard_resizes_a_uniform_folder(tmp_path, rng, monkeypatch):
     monkeypatch.setattr(shape, "MAX_BYTES", 3 * 80 * 80 - 1)
     ds = load_imagefolder(tmp_path)
     assert ds.splits["train"].images.shape == (3, 64, 64)  # larger side 80, capped at 64
-    assert ds.notes == ("train: 3 image(s) of one size (80×80; 19,200 bytes as one array, more than the "
-                        "19,199 allowed) resized to 64×64 (bilinear) for the models and thumbnails (the "
-                        "export keeps the original files)",)
+    assert ds.notes == ("train: 3 image(s) of 1 size(s) resized to 64×64 (bilinear) for the models and "
+                        "thumbnails (80×80 images would take 19,200 bytes as one array, more than the 19,199 "
+                        "allowed; the export keeps the original files)",)
 
 
 def test_load_dataset_passes_the_working_size(tmp_path, rng):

@@ -84,13 +84,13 @@ def plan(headers: dict[str, list[Header]], *, size: int | None = None, files: bo
     if len(sizes) == 1 and nbytes <= MAX_BYTES:
         return Plan(h, w, channels), notes
     side = size or min(max(w, h), MAX_SIDE)
-    why = (f"of {len(sizes)} sizes" if len(sizes) > 1 else
-           f"of one size ({h}×{w}; {nbytes:,} bytes as one array, more than the {MAX_BYTES:,} allowed)")
+    why = (f"the dataset has {len(sizes)} image sizes" if len(sizes) > 1 else
+           f"{h}×{w} images would take {nbytes:,} bytes as one array, more than the {MAX_BYTES:,} allowed")
     kept = "the export keeps the original files" if files else "the images are not files: only the resized " \
         "pixels are kept"
     for split, hs in headers.items():
         other = [wh for wh, _ in hs if wh != (side, side)]
         if other:
-            notes.append(f"{split}: {len(other)} image(s) {why} resized to {side}×{side} (bilinear) for the "
-                         f"models and thumbnails ({kept})")
+            notes.append(f"{split}: {len(other)} image(s) of {len(set(other))} size(s) resized to "
+                         f"{side}×{side} (bilinear) for the models and thumbnails ({why}; {kept})")
     return Plan(side, side, channels), notes
