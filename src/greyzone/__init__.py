@@ -36,8 +36,9 @@ def curate(images_or_dataset: Any, labels: Any = None, *, pred_probs: Any = None
            **config: Any) -> Workspace:
     """Curate your own data, with your own model outputs if you have them; returns the workspace.
 
-    ``images_or_dataset``: a :class:`greyzone.sources.Dataset`, or ``(N, H, W)`` uint8 grey images with
-    ``labels`` ``(N,)`` (``split``: per-image ``"train"``/``"test"``, default all train; ``classes``: names).
+    ``images_or_dataset``: a :class:`greyzone.sources.Dataset`, or ``(N, H, W)`` grey / ``(N, H, W, 3)`` RGB
+    uint8 images with ``labels`` ``(N,)`` (``split``: per-image ``"train"``/``"test"``, default all train;
+    ``classes``: names).
     ``pred_probs``: ``(N, C)`` **out-of-sample** probabilities (cross-validated, as cleanlab expects), an
     array or a ``.npy``/Parquet path; the scorer is then not trained. ``embeddings``: ``(N, D)``, the same
     way; without them the embedder is trained, or with ``embedder="none"`` the probabilities are the

@@ -303,14 +303,23 @@ def as_binary(value: Any, name: str) -> np.ndarray:
 
 
 def as_images(value: Any, name: str = "images") -> np.ndarray:
-    """An ``(N, H, W)`` uint8 array (no copy)."""
+    """An ``(N, H, W)`` grey or ``(N, H, W, 3)`` RGB uint8 array (no copy)."""
     arr = _as_array(value, name)
-    expected = "an (N, H, W) uint8 array"
+    expected = "an (N, H, W) grey or (N, H, W, 3) RGB uint8 array"
     if arr.dtype != np.uint8:
         raise ParameterTypeError(_message(name, expected, f"dtype {arr.dtype}"))
-    if arr.ndim != 3:
-        raise ParameterError(_message(name, expected, f"shape {arr.shape}"))
+    image_channels(arr, name)
     return arr
+
+
+def image_channels(images: np.ndarray, name: str = "images") -> int:
+    """1 for ``(N, H, W)`` grey images, 3 for ``(N, H, W, 3)`` RGB; any other shape is a ParameterError."""
+    shape = np.shape(images)
+    if len(shape) == 3:
+        return 1
+    if len(shape) == 4 and shape[3] == 3:
+        return 3
+    raise ParameterError(f"{name} must be (N, H, W) grey or (N, H, W, 3) RGB, got shape {shape}")
 
 
 def as_column(frame: Any, column: str, *, frame_name: str = "scores", low: float | None = None,

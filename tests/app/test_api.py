@@ -470,3 +470,31 @@ def test_a_workspace_without_a_stored_knn_graph_gets_one_when_the_app_opens_it(w
         got = [n["sid"] for n in c.get("/api/samples/5").json()["neighbours"]]
     np.testing.assert_array_equal(ws.arrays.load("knn_indices"), want)
     assert got == want[5].tolist()
+
+
+# ---------------------------------------------------------------------------------------------- RGB images
+def test_thumbnails_and_sprites_of_an_rgb_workspace_are_rgb_pngs(workspace_path):
+    """An (N, H, W, 3) workspace (issue 10, item 2): its pixels, tinted here, come back as RGB PNGs."""
+    from fastapi.testclient import TestClient
+
+    from greyzone.app.server import create_app
+    from greyzone.store.workspace import Workspace
+
+    w = Workspace.open(workspace_path)
+    grey = np.array(w.images())
+    rgb = (grey[..., None].astype(np.uint16) * np.array([255, 128, 32]) // 255).astype(np.uint8)
+    w.arrays.save("images", rgb)
+    w.close()
+    w = Workspace.open(workspace_path)
+    try:
+        with TestClient(create_app(w, token=TOKEN, author="tester"), base_url="http://127.0.0.1") as c:
+            thumb = Image.open(io.BytesIO(c.get("/api/thumb/42").content))
+            assert thumb.mode == "RGB" and np.array_equal(np.asarray(thumb), rgb[42])
+            sprite = Image.open(io.BytesIO(c.get("/api/sprite", params={"sids": "3,4,5", "cols": 2}).content))
+            s = np.asarray(sprite)
+            assert sprite.mode == "RGB" and s.shape == (56, 56, 3)
+            assert np.array_equal(s[:28, 28:], rgb[4]) and np.array_equal(s[28:, :28], rgb[5])
+            assert not s[28:, 28:].any()  # the unused tile is black
+            assert c.get("/api/meta").json()["image_shape"] == [28, 28, 3]
+    finally:
+        w.close()

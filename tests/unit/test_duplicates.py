@@ -96,3 +96,15 @@ def test_report_section_shows_the_cross_split_pairs(tmp_path, rng):
     assert 'id="duplicates"' in html and "Duplicates and leaks" in html
     assert "<td>test:2</td><td>1</td><td>train:5</td><td>2</td>" in html  # the planted leak and labels
     assert html.count('<img class="thumb"') == 2
+
+
+def test_exact_duplicates_of_rgb_images(rng):
+    """(N, H, W, 3) pixels (issue 10, item 2): a copy is found; a change in one channel of one pixel is not
+    a copy."""
+    images = rng.integers(0, 256, (6, 8, 8, 3), dtype=np.uint8)
+    images[4] = images[1]
+    images[5] = images[2]
+    images[5, 3, 3, 2] ^= 1
+    split = np.array(["train"] * 3 + ["test"] * 3, dtype=object)
+    dup_of, cross = find_duplicates(None, images=images).columns(split, np.r_[np.arange(3), np.arange(3)])
+    assert dup_of.tolist() == ["", "", "", "", "train:1", ""] and cross.tolist() == [0, 1, 0, 0, 1, 0]

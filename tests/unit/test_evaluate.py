@@ -319,3 +319,12 @@ def test_ood_sets_are_reproducible_and_skip_fashion_with_a_reason(tmp_path):
     assert list(d) == ["fashion_mnist", "blend", "noise"] and d["blend"]["n"] == 30
     off = build_ood_sets(images, labels, n_blend=0, n_noise=5, fashion=False)
     assert "Fashion-MNIST itself" in off.skipped["fashion_mnist"] and "blend" in off.skipped
+
+
+def test_ood_sets_of_rgb_images_skip_fashion_mnist(tmp_path):
+    """RGB digits (issue 10, item 2): blends and noise are RGB; Fashion-MNIST (28×28 grey) is skipped."""
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (40, 12, 12, 3), dtype=np.uint8)
+    sets = build_ood_sets(images, np.arange(40) % 4, n_blend=10, n_noise=5, seed=3, fashion_dir=tmp_path)
+    assert sets.images["blend"].shape == (10, 12, 12, 3) and sets.images["noise"].shape == (5, 12, 12, 3)
+    assert sets.skipped["fashion_mnist"] == "the dataset's images are 12×12×3, not Fashion-MNIST's 28×28 grey"

@@ -4,6 +4,7 @@ does not start; the missing-extra error is tested everywhere."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
 import uuid
@@ -162,8 +163,12 @@ def test_from_fiftyone_refuses_what_it_cannot_read(fo, names, rng, tmp_path):
     ds.set_values("tags", [["train"]] * 4)
     with pytest.raises(DataError, match=r"holds \['b'\], not among the classes \['a'\]"):
         from_fiftyone(ds, classes=["a"])
-    Image.fromarray(np.zeros((9, 8), np.uint8)).save(paths[3])
-    with pytest.raises(DataError, match=r"3\.png: image size \(9, 8\) differs"):
+    Image.fromarray(np.zeros((9, 8), np.uint8)).save(paths[3])  # another size: resized for the models
+    r = from_fiftyone(ds)
+    assert r.dataset.splits["train"].images.shape == (4, 8, 8) and "resized to 8×8" in r.dataset.notes[-1]
+    assert r.dataset.splits["train"].file_sha256[3] == hashlib.sha256(Path(paths[3]).read_bytes()).hexdigest()
+    Path(paths[2]).write_bytes(b"\x89PNG garbage")
+    with pytest.raises(DataError, match=r"2\.png: not a readable PNG/JPEG image"):
         from_fiftyone(ds)
 
 

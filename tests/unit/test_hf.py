@@ -85,3 +85,28 @@ def test_hf_errors_name_the_folder(tmp_path, exported):
     datasets.DatasetDict({"train": hf["train"], "extra": hf["test"]}).save_to_disk(str(tmp_path / "odd"))
     with pytest.raises(DataError, match="unknown split.*extra"):
         greyzone.sources.load_dataset("hf", tmp_path / "odd")
+
+
+def test_rgb_images_of_several_sizes_keep_their_channels(tmp_path, rng):
+    """Colour stays RGB, a grey image is replicated, sizes that differ are resized (issue 10, item 2)."""
+    datasets = pytest.importorskip("datasets", reason="the optional extra greyzone[hf] is not installed")
+    from PIL import Image
+
+    from greyzone.sources.hf import load_hf
+
+    rgb = rng.integers(0, 256, (12, 10, 3), dtype=np.uint8)
+    images = [Image.fromarray(rgb), Image.fromarray(rng.integers(0, 256, (12, 10), dtype=np.uint8)),
+              Image.fromarray(rng.integers(0, 256, (6, 6, 3), dtype=np.uint8))]
+    features = datasets.Features({"image": datasets.Image(), "label": datasets.ClassLabel(names=["a", "b"])})
+    hf = datasets.Dataset.from_dict({"image": images, "label": [0, 1, 0]}, features=features)
+    hf.save_to_disk(str(tmp_path / "saved"))
+    ds = load_hf(tmp_path / "saved")
+    tr = ds.splits["train"]
+    assert tr.images.shape == (3, 12, 12, 3) and tr.files is None and tr.file_sha256 is None
+    assert np.array_equal(tr.images[0], np.asarray(Image.fromarray(rgb).resize((12, 12), Image.BILINEAR)))
+    assert ds.notes == (
+        "train: 1 grey image(s) replicated to 3 channels (the dataset mixes grey and colour images, so it is "
+        "stored as RGB)",
+        "train: 3 image(s) of 2 size(s) resized to 12×12 (bilinear) for the models and thumbnails (the "
+        "dataset has 2 image sizes; the images are not files: only the resized pixels are kept)")
+    assert load_hf(tmp_path / "saved", size=8).splits["train"].images.shape == (3, 8, 8, 3)

@@ -124,9 +124,10 @@ def test_rejects_bad_requests(data):
         inject_problems(images, labels, seed=0, uniform_flip=0.6, blend=0.6)
     with pytest.raises(ValueError, match=r"blend must be a number in \[0, 1\], got 1.5"):
         inject_problems(images, labels, seed=0, blend=1.5)
-    with pytest.raises(TypeError, match=r"images must be an \(N, H, W\) uint8 array, got dtype float32"):
+    with pytest.raises(TypeError, match=r"images must be an \(N, H, W\) grey or \(N, H, W, 3\) RGB uint8 "
+                                        r"array, got dtype float32"):
         inject_problems(images.astype(np.float32), labels, seed=0)
-    with pytest.raises(ValueError, match=r"images must be an \(N, H, W\) uint8 .*, got shape \(1000, 784\)"):
+    with pytest.raises(ValueError, match=r"images must be \(N, H, W\) grey .*, got shape \(1000, 784\)"):
         inject_problems(images.reshape(len(images), -1), labels, seed=0)
     with pytest.raises(ValueError, match=r"seed must be an int in \[0, inf\), got -1"):
         inject_problems(images, labels, seed=-1)
@@ -166,3 +167,13 @@ def test_default_pairs_ignored_without_pair_flips_on_few_classes():
     inj = inject_problems(images, np.arange(30) % 3, seed=0, uniform_flip=0.2)
     assert inj.counts()["flip_uniform"] == 6
     assert np.all(inj.labels < 3)
+
+
+def test_blend_pairs_of_rgb_images(data):
+    """RGB images (issue 10, item 2) blend per channel with one alpha per image."""
+    images, labels, _ = data
+    rgb = np.stack([images, 255 - images, images // 2], axis=-1)
+    out, la, lb = blend_pairs(rgb, labels, 16, seed=1)
+    grey, _, _ = blend_pairs(images, labels, 16, seed=1)
+    assert out.shape == (16, *rgb.shape[1:]) and (la != lb).all()
+    np.testing.assert_array_equal(out[..., 0], grey)  # the same draws: channel 0 is the grey blend

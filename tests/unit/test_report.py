@@ -536,3 +536,41 @@ def test_text_from_the_workspace_is_escaped(base_ws, tmp_path):
     assert "&lt;b&gt;kind&lt;/b&gt;" in _section(page, "curation")
     # in the figures the name is data, written by plotly's JSON encoder, which escapes '<'
     assert any(evil in (t.get("x") or []) for f in _figures(_section(page, "idk")) for t in f["data"])
+
+
+def test_png_uri_inverts_grey_and_keeps_rgb():
+    from PIL import Image
+
+    from greyzone.report.format import png_uri
+
+    def decode(uri):
+        return Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1])))
+
+    grey = np.arange(12, dtype=np.uint8).reshape(3, 4)
+    rgb = np.stack([grey, grey * 2, 255 - grey], axis=-1)
+    g = decode(png_uri(grey))
+    c = decode(png_uri(rgb))
+    assert g.mode == "L" and np.array_equal(np.asarray(g), 255 - grey)
+    assert c.mode == "RGB" and np.array_equal(np.asarray(c), rgb)
+
+
+def test_report_of_an_rgb_workspace_embeds_rgb_thumbnails(tmp_path):
+    """(N, H, W, 3) images (issue 10, item 2): the galleries show them in colour, not inverted."""
+    from PIL import Image
+
+    import greyzone
+    from greyzone.report import write_report
+
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (60, 12, 12, 3), dtype=np.uint8)
+    labels = np.arange(60) % 3
+    probs = np.full((60, 3), 0.1)
+    probs[np.arange(60), labels] = 0.8
+    ws = greyzone.curate(images, labels, pred_probs=probs, embedder="none", workspace=tmp_path / "ws",
+                         umap=False, folds=3, progress=False, export=False)
+    html = write_report(ws).read_text()
+    thumbs = re.findall(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)" alt="sid (\d+)"', html)
+    assert len(thumbs) >= 3 * 12  # per-class galleries: 3 classes x 12
+    for b64, sid in thumbs:
+        img = Image.open(io.BytesIO(base64.b64decode(b64)))
+        assert img.mode == "RGB" and np.array_equal(np.asarray(img), images[int(sid)])

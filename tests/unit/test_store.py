@@ -116,3 +116,72 @@ def test_acknowledged_decision_survives_a_new_connection(ws):
     ws.decisions.append([3], "idk", author="x")
     con = sqlite3.connect(ws.path / "greyzone.sqlite")
     assert con.execute("SELECT COUNT(*) FROM decisions WHERE sid = 3").fetchone()[0] == 1
+
+
+# ------------------------------------------------------------ issue 10 item 2: RGB and source file hashes
+def rgb_dataset(seed=0, *, sha=True) -> Dataset:
+    rng = np.random.default_rng(seed)
+
+    def split(name, n):
+        files = tuple(f"{name}/c/{i}.png" for i in range(n))
+        return Split(name, rng.integers(0, 256, (n, 8, 6, 3), dtype=np.uint8), np.arange(n) % 2,
+                     np.arange(n, dtype=np.int64), files,
+                     tuple(f"{name}{i}".ljust(64, "0") for i in range(n)) if sha else None)
+
+    return Dataset("rgb", ("a", "b"), {"train": split("train", 4), "test": split("test", 2)}, source="/data")
+
+
+def test_rgb_workspace_keeps_channels_and_file_hashes(tmp_path):
+    ds = rgb_dataset()
+    ws = Workspace.create(tmp_path / "ws", ds)
+    assert ws.images().shape == (6, 8, 6, 3)
+    assert np.array_equal(ws.images(), np.concatenate([s.images for s in ds.splits.values()]))
+    assert ws.source_files().tolist() == [*ds.splits["train"].files, *ds.splits["test"].files]
+    tr, te = ds.splits["train"], ds.splits["test"]
+    assert ws.source_sha256().tolist() == [*tr.file_sha256, *te.file_sha256]
+    again = Workspace.create(tmp_path / "ws", ds)  # same samples and pixels: re-opened
+    assert again.images().shape == (6, 8, 6, 3)
+    grey = Dataset("rgb", ds.classes, {k: Split(k, s.images[..., 0], s.labels, s.index, s.files)
+                                       for k, s in ds.splits.items()})
+    with pytest.raises(WorkspaceError, match="holds other images than 'rgb'"):
+        Workspace.create(tmp_path / "ws", grey)
+
+
+def test_array_sources_have_no_file_hash(ws):
+    assert ws.source_sha256().tolist() == [None] * 9 and ws.source_files().tolist() == [None] * 9
+
+
+def test_file_hashes_of_a_workspace_made_before_they_were_kept(tmp_path):
+    """A schema-4 store (no file_sha256) migrates with NULLs; re-opening it with the dataset records them."""
+    ds = rgb_dataset()
+    ws = Workspace.create(tmp_path / "ws", ds)
+    ws.db.con.execute("ALTER TABLE samples DROP COLUMN file_sha256")
+    ws.db.con.execute("PRAGMA user_version = 4")
+    ws.close()
+    old = Workspace.open(tmp_path / "ws")
+    assert old.db.con.execute("PRAGMA user_version").fetchone()[0] == 5
+    assert old.source_sha256().tolist() == [None] * 6
+    old.close()
+    logged = []
+    ws = Workspace.create(tmp_path / "ws", ds, log=logged.append)
+    assert ws.source_sha256().tolist() == [*ds.splits["train"].file_sha256, *ds.splits["test"].file_sha256]
+    assert logged == ["recorded the SHA-256 of 6 source file(s) as read now (none stored, or the bytes "
+                      "changed but not the pixels)"]
+
+
+def test_split_and_dataset_shapes_are_checked():
+    from greyzone.errors import ParameterError
+    from greyzone.sources.dataset import image_channels
+
+    assert image_channels(np.zeros((2, 4, 4), np.uint8)) == 1
+    assert image_channels(np.zeros((2, 4, 4, 3), np.uint8)) == 3
+    for bad in [(2, 4, 4, 4), (2, 4), (2, 4, 4, 3, 1)]:
+        with pytest.raises(ParameterError, match=r"must be \(N, H, W\) grey or \(N, H, W, 3\) RGB"):
+            image_channels(np.zeros(bad, np.uint8))
+    with pytest.raises(ParameterError, match="2 images but 1 file_sha256"):
+        Split("train", np.zeros((2, 4, 4), np.uint8), np.zeros(2, np.int64), np.arange(2), None, ("x",))
+    grey = Split("train", np.zeros((2, 4, 4), np.uint8), np.zeros(2, np.int64), np.arange(2))
+    rgb = Split("test", np.zeros((1, 4, 4, 3), np.uint8), np.zeros(1, np.int64), np.arange(1))
+    with pytest.raises(ParameterError, match=r"one dataset has one image shape, got train \(4, 4\), test"):
+        Dataset("d", ("a",), {"train": grey, "test": rgb})
+    assert Dataset.from_arrays(np.zeros((3, 4, 4, 3), np.uint8), [0, 1, 0]).channels == 3

@@ -252,10 +252,15 @@ def test_as_numeric_1d_and_unit_interval_and_binary():
 def test_as_images():
     imgs = np.zeros((2, 4, 4), np.uint8)
     assert as_images(imgs) is imgs
-    with pytest.raises(ParameterTypeError, match=r"images must be an \(N, H, W\) uint8 array, got dtype f"):
+    rgb = np.zeros((2, 4, 4, 3), np.uint8)
+    assert as_images(rgb) is rgb
+    with pytest.raises(ParameterTypeError, match=r"images must be an \(N, H, W\) grey or \(N, H, W, 3\) RGB "
+                                                 r"uint8 array, got dtype f"):
         as_images(imgs.astype(np.float32))
-    with pytest.raises(ParameterError, match=r"ood_images must be an \(N, H, W\) .*, got shape \(2, 16\)"):
+    with pytest.raises(ParameterError, match=r"ood_images must be \(N, H, W\) grey .*, got shape \(2, 16\)"):
         as_images(imgs.reshape(2, 16), "ood_images")
+    with pytest.raises(ParameterError, match=r"got shape \(2, 4, 4, 4\)"):
+        as_images(np.zeros((2, 4, 4, 4), np.uint8))
 
 
 def test_as_column():

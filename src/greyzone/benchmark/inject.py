@@ -37,7 +37,7 @@ class Injection:
     ``kind[i]`` is one of :data:`KINDS`; each sample carries at most one problem.
     """
 
-    images: np.ndarray  # (N, H, W) uint8, a modified copy of the input
+    images: np.ndarray  # (N, H, W) or (N, H, W, 3) uint8, a modified copy of the input
     labels: np.ndarray  # (N,) int64, the given (possibly corrupted) labels
     kind: np.ndarray  # (N,) str, one of KINDS
     true_labels: np.ndarray  # (N,) int64, the original labels; -1 where the image was replaced (ood)
@@ -97,7 +97,7 @@ def _blend_impl(
     for c in np.unique(la):  # sorted: a fixed draw order
         where = np.flatnonzero(la == c)
         idx_b[where] = rng.choice(np.flatnonzero(labels != c), size=len(where), replace=True)
-    alpha = rng.uniform(*BLEND_ALPHA, size=len(idx_a))[:, None, None]
+    alpha = rng.uniform(*BLEND_ALPHA, size=len(idx_a)).reshape(-1, *[1] * (images.ndim - 1))  # grey or RGB
     mixed = alpha * images[idx_a].astype(np.float64) + (1.0 - alpha) * images[idx_b].astype(np.float64)
     return np.clip(np.rint(mixed), 0, 255).astype(np.uint8), idx_b
 
@@ -231,11 +231,12 @@ def blend_pairs(images: Any, labels: Any, n: int, *, seed: int) -> tuple[np.ndar
     return blended, labs[idx_a], labs[idx_b]
 
 
-def noise_images(n: int, *, seed: int, shape: tuple[int, int] = (28, 28)) -> np.ndarray:
-    """``n`` images of i.i.d. uniform noise over ``0..255``: ``(n, *shape)`` uint8 (an obvious OOD probe)."""
+def noise_images(n: int, *, seed: int, shape: tuple[int, ...] = (28, 28)) -> np.ndarray:
+    """``n`` images of i.i.d. uniform noise over ``0..255``: ``(n, *shape)`` uint8 (an obvious OOD probe);
+    ``shape`` ``(H, W)`` grey or ``(H, W, 3)`` RGB."""
     n = check_non_negative_int(n, "n")
     seed = check_seed(seed)
-    if len(shape) != 2:
-        raise ParameterError(f"shape must be (H, W), got {shape!r}")
+    if not (len(shape) == 2 or (len(shape) == 3 and shape[2] == 3)):
+        raise ParameterError(f"shape must be (H, W) or (H, W, 3), got {shape!r}")
     shape = tuple(check_positive_int(s, f"each side of shape {shape!r}") for s in shape)
     return np.random.default_rng(seed).integers(0, 256, size=(n, *shape), dtype=np.uint8)

@@ -1,9 +1,10 @@
 """Out-of-distribution probe sets for the robustness part of ``greyzone evaluate``.
 
-Three sets, each an ``(n, 28, 28)`` uint8 array the evaluated models never saw in training:
+Three sets, each an ``(n, *image shape)`` uint8 array the evaluated models never saw in training:
 
 * ``fashion_mnist``: the 10,000 Fashion-MNIST test images (Debian package ``dataset-fashion-mnist``);
-  skipped, with a note saying why, when the files are absent or the workspace itself is Fashion-MNIST.
+  skipped, with a note saying why, when the files are absent, the workspace itself is Fashion-MNIST or its
+  images are not 28×28 grey.
 * ``blend``: pixel blends ``round(α·x_a + (1−α)·x_b)``, ``α ~ U[0.4, 0.6]``, of two clean *test* digits of
   different classes (:func:`greyzone.benchmark.inject.blend_pairs`): ambiguous by construction.
 * ``noise``: i.i.d. uniform noise over ``0..255`` (:func:`greyzone.benchmark.inject.noise_images`).
@@ -50,9 +51,10 @@ def build_ood_sets(digit_images: Any, digit_labels: Any, *, n_blend: int = 2000,
                    fashion_dir: str | Path | None = None) -> OODSets:
     """Build the OOD probe sets from clean test digits.
 
-    ``digit_images`` (N, H, W) uint8 and ``digit_labels`` (N,) int are the clean test digits the blends are
-    made of (at least two classes). ``n_blend`` / ``n_noise``: set sizes (0 skips the set); ``n_fashion``: the
-    first ``n_fashion`` Fashion-MNIST test images (all 10,000 by default; 0 skips). ``seed``: blends use
+    ``digit_images`` (N, H, W) or (N, H, W, 3) uint8 and ``digit_labels`` (N,) int are the clean test digits
+    the blends are made of (at least two classes). ``n_blend`` / ``n_noise``: set sizes (0 skips the set);
+    ``n_fashion``: the first ``n_fashion`` Fashion-MNIST test images (all 10,000 by default; 0 skips; skipped
+    too when the digits are not 28×28 grey). ``seed``: blends use
     ``seed``, noise ``seed + 1``. ``fashion=False`` skips Fashion-MNIST (e.g. when it *is* the dataset);
     ``fashion_dir`` defaults to the Debian location.
     """
@@ -69,6 +71,9 @@ def build_ood_sets(digit_images: Any, digit_labels: Any, *, n_blend: int = 2000,
         skipped["fashion_mnist"] = "disabled (the evaluated dataset is Fashion-MNIST itself)"
     elif not n_fashion:
         skipped["fashion_mnist"] = "n_fashion is 0"
+    elif images.shape[1:] != (28, 28):
+        skipped["fashion_mnist"] = (f"the dataset's images are {'×'.join(map(str, images.shape[1:]))}, not "
+                                    f"Fashion-MNIST's 28×28 grey")
     else:
         from greyzone.sources import load_fashion_mnist
 

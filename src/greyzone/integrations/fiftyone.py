@@ -29,14 +29,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from PIL import Image, UnidentifiedImageError
 
 from greyzone.errors import DataError, MissingExtraError, ParameterError, WorkspaceError
 from greyzone.export.tree import folder_name
 from greyzone.scores.catalog import COLUMNS
-from greyzone.sources.convert import describe, to_grey
+from greyzone.sources.convert import describe
 from greyzone.sources.dataset import SPLITS, Dataset, Split
-from greyzone.sources.imagefolder import class_sort_key
+from greyzone.sources.imagefolder import class_sort_key, image_header, read_image
+from greyzone.sources.shape import plan
 from greyzone.store.decisions import Status
 from greyzone.store.workspace import IDK_NAME, Workspace
 from greyzone.validation import check_option
@@ -196,10 +196,11 @@ class FromFiftyOne:
 
 def from_fiftyone(samples: Any, label_field: str = "ground_truth", *, split_field: str | None = None,
                   prediction_field: str | None = None, embeddings_field: str | None = None,
-                  classes: list[str] | tuple[str, ...] | None = None, name: str | None = None
-                  ) -> FromFiftyOne:
-    """Read a FiftyOne dataset or view into greyzone (images from ``filepath``, made grey by the rules of
-    :mod:`greyzone.sources.convert`, one size).
+                  classes: list[str] | tuple[str, ...] | None = None, name: str | None = None,
+                  size: int | None = None) -> FromFiftyOne:
+    """Read a FiftyOne dataset or view into greyzone (images from ``filepath``, read as image folders are:
+    channels kept by the rules of :mod:`greyzone.sources.convert`, several sizes resized to one working size
+    ``size`` for the models by :func:`greyzone.sources.shape.plan`, each file's SHA-256 kept).
 
     ``label_field``: an ``fo.Classification`` field (or a string field) with every sample's label.
     Splits: ``split_field`` (a string field holding ``train``/``validation``/``val``/``test``), else the
@@ -232,17 +233,23 @@ def from_fiftyone(samples: Any, label_field: str = "ground_truth", *, split_fiel
     probs = None if prediction_field is None else _probs(fo, samples, prediction_field, classes, where, paths)
     emb = None if embeddings_field is None else \
         _matrix(_values(fo, samples, embeddings_field, None, where, paths), embeddings_field, where)
-    images, rules = _images(paths)
-    order, splits, notes = [], {}, []
-    for s in SPLITS:
-        rows = np.flatnonzero(split == s)
-        if len(rows):
-            splits[s] = Split(s, images[rows], y[rows], np.arange(len(rows), dtype=np.int64),
-                              tuple(paths[r] for r in rows))
-            notes += describe(Counter(rules[r] for r in rows), s)
-            order.append(rows)
-    order = np.concatenate(order)
-    dataset = Dataset(name, classes, splits, source=f"FiftyOne dataset {name}", notes=tuple(notes))
+    rows_of = {s: np.flatnonzero(split == s) for s in SPLITS if (split == s).any()}
+    headers = [image_header(Path(p)) for p in paths]
+    shape, shape_notes = plan({s: [headers[r] for r in rows] for s, rows in rows_of.items()}, size=size)
+    images = np.empty((len(paths), *shape.shape), np.uint8)
+    rules, sha = [], []
+    for i, p in enumerate(paths):
+        images[i], rule, digest = read_image(Path(p), headers[i], shape)
+        rules.append(rule)
+        sha.append(digest)
+    splits, notes = {}, []
+    for s, rows in rows_of.items():
+        splits[s] = Split(s, images[rows], y[rows], np.arange(len(rows), dtype=np.int64),
+                          tuple(paths[r] for r in rows), tuple(sha[r] for r in rows))
+        notes += describe(Counter(rules[r] for r in rows), s)
+    order = np.concatenate(list(rows_of.values()))
+    dataset = Dataset(name, classes, splits, source=f"FiftyOne dataset {name}",
+                      notes=tuple(notes + shape_notes))
     return FromFiftyOne(dataset, None if probs is None else probs[order], None if emb is None else emb[order],
                         ids[order])
 
@@ -308,19 +315,3 @@ def _probs(fo: Any, samples: Any, field: str, classes: tuple[str, ...], where: s
         raise DataError(f"{where}: field {field!r} has {m.shape[1]} columns for the classes {list(columns)}, "
                         f"expected one per class of {list(classes)}")
     return m[:, [columns.index(c) for c in classes]]
-
-
-def _images(paths: list[str]) -> tuple[np.ndarray, list[str]]:
-    images, rules = [], []
-    for p in paths:
-        try:
-            with Image.open(p) as im:
-                pixels, rule = to_grey(im, p)
-        except (OSError, UnidentifiedImageError) as e:
-            raise DataError(f"{p}: cannot read the image ({type(e).__name__}: {e})") from e
-        if images and pixels.shape != images[0].shape:
-            raise DataError(f"{p}: image size {pixels.shape} differs from {images[0].shape} (H, W) of "
-                            f"{paths[0]}; greyzone needs one size")
-        images.append(pixels)
-        rules.append(rule)
-    return np.stack(images), rules

@@ -80,7 +80,8 @@ def stat_value(d: Any, *, scale: float = 100.0, digits: int = 2) -> Value:
 
 
 def png_uri(img: np.ndarray) -> str:
-    """A data URI of ``img`` as PNG, inverted to dark ink on white for greyscale."""
+    """A data URI of ``img`` as PNG: ``(H, W)`` greyscale inverted to dark ink on white, ``(H, W, 3)`` RGB
+    as is."""
     from PIL import Image
 
     a = np.asarray(img)

@@ -77,7 +77,8 @@ def score_table(
     :func:`greyzone.scores.idk.idk_proposed`; ``entropy_weight``: see :func:`greyzone.scores.idk.idk_score`.
     ``duplicate_of`` and ``cross_split_duplicate`` come from
     :func:`greyzone.scores.duplicates.find_duplicates` over all splits (exact ones only when ``images``
-    (N, H, W) are given); ``table.attrs["duplicates"]`` holds the near-duplicate threshold and the counts.
+    (N, H, W) or (N, H, W, 3) are given); ``table.attrs["duplicates"]`` holds the near-duplicate threshold
+    and the counts.
     """
     from greyzone import scores as S
     from greyzone.scores.duplicates import find_duplicates

@@ -1,4 +1,5 @@
-"""Data sources: real MNIST / Fashion-MNIST IDX files, image-folder trees, Hugging Face datasets on disk."""
+"""Data sources: real MNIST / Fashion-MNIST IDX files (grey), image-folder trees and Hugging Face datasets on
+disk (grey or RGB, any size)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ DATASETS = ("mnist", "fashion-mnist", "imagefolder", "hf")
 
 
 def load_dataset(name: str, data_dir: str | Path | None = None, **kwargs) -> Dataset:
-    """Load ``mnist``, ``fashion-mnist``, ``imagefolder`` or ``hf`` (the last two need ``data_dir``;
-    ``hf`` takes ``image_column`` / ``label_column``)."""
+    """Load ``mnist``, ``fashion-mnist``, ``imagefolder`` or ``hf`` (the last two need ``data_dir`` and take
+    ``size``, the working side when images must be resized; ``hf`` also takes ``image_column`` /
+    ``label_column``)."""
     if name == "mnist":
         return load_mnist(data_dir, **kwargs)
     if name == "fashion-mnist":
@@ -24,7 +26,7 @@ def load_dataset(name: str, data_dir: str | Path | None = None, **kwargs) -> Dat
             raise ParameterError(
                 "dataset 'imagefolder' needs --data-dir pointing at root/{train,test}/<class>/"
             )
-        return load_imagefolder(data_dir)
+        return load_imagefolder(data_dir, **kwargs)
     if name == "hf":
         from greyzone.sources.hf import load_hf
 

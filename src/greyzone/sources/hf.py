@@ -6,8 +6,10 @@ infers them), with an image column and a label column (names configurable). Need
 Splits ``train``, ``validation``/``val`` and ``test`` are read (a single ``Dataset`` is ``train``); another
 split name is refused. Class names: the label column's ``ClassLabel`` names when it has them, else the
 distinct labels (integers ``0..max`` as ``"0"``..., or strings in greyzone's class order). A sample's
-``index`` is its row in the split. Images become 8-bit grey by the rules of :mod:`greyzone.sources.convert`
-(listed in ``Dataset.notes``) and must all have one size.
+``index`` is its row in the split. Images keep their channels (grey or RGB) by the rules of
+:mod:`greyzone.sources.convert` and their size, or are resized to one working size when sizes differ
+(:mod:`greyzone.sources.shape`); both are listed in ``Dataset.notes``. Images stored in the dataset are not
+files: ``Split.files`` and ``Split.file_sha256`` are None.
 """
 
 from __future__ import annotations
@@ -20,9 +22,10 @@ from typing import Any
 import numpy as np
 
 from greyzone.errors import DataError, MissingExtraError
-from greyzone.sources.convert import describe, to_grey
+from greyzone.sources.convert import describe, mode_channels, to_pixels
 from greyzone.sources.dataset import SPLITS, Dataset, Split
 from greyzone.sources.imagefolder import class_sort_key
+from greyzone.sources.shape import plan
 
 HF_HINT = "pip install 'greyzone[hf]'"
 
@@ -73,14 +76,17 @@ def _classes(parts: dict[str, Any], column: str, where: Path) -> tuple[tuple[str
     return tuple(names), {v: names.index(str(v)) for v in values}
 
 
-def load_hf(path: str | Path, *, image_column: str = "image", label_column: str = "label") -> Dataset:
-    """Read a Hugging Face dataset folder (see the module doc)."""
+def load_hf(path: str | Path, *, image_column: str = "image", label_column: str = "label",
+            size: int | None = None) -> Dataset:
+    """Read a Hugging Face dataset folder (see the module doc); ``size``: the working side when images must
+    be resized (:func:`greyzone.sources.shape.plan`)."""
     path = Path(path)
     with tempfile.TemporaryDirectory(prefix="greyzone-hf-") as cache:
-        return _load(path, _open(path, cache), image_column, label_column)
+        return _load(path, _open(path, cache), image_column, label_column, size)
 
 
-def _load(path: Path, parts: dict[str, Any], image_column: str, label_column: str) -> Dataset:
+def _load(path: Path, parts: dict[str, Any], image_column: str, label_column: str, size: int | None
+          ) -> Dataset:
     unknown = sorted(set(parts) - set(SPLITS))
     if unknown:
         raise DataError(f"{path}: unknown split(s) {', '.join(unknown)} (expected {', '.join(SPLITS)})")
@@ -93,23 +99,26 @@ def _load(path: Path, parts: dict[str, Any], image_column: str, label_column: st
                             f"(columns: {', '.join(part.column_names)}); pass --image-column or "
                             f"--label-column")
     classes, to_id = _classes(parts, label_column, path)
-    splits, notes, size = {}, [], None
+    columns, headers = {}, {}  # the images (PIL, decoded lazily) and their headers, per non-empty split
     for name in [s for s in SPLITS if s in parts]:
-        part, rules, images = parts[name], Counter(), []
-        for i, im in enumerate(part[image_column]):
+        columns[name] = parts[name][image_column]
+        hs = []
+        for i, im in enumerate(columns[name]):
             where = f"{path} split {name!r} row {i}"
             if not hasattr(im, "mode"):
                 raise DataError(f"{where}: column {image_column!r} holds {type(im).__name__}, not an image")
-            pixels, rule = to_grey(im, where)
-            if size is not None and pixels.shape != size:
-                raise DataError(f"{where}: image size {pixels.shape} differs from {size} (H, W) of the first "
-                                f"image; greyzone needs one size")
-            size = pixels.shape
-            images.append(pixels)
+            hs.append((im.size, mode_channels(im.mode, where)))
+        if hs:
+            headers[name] = hs
+    shape, shape_notes = plan(headers, size=size, files=False)
+    splits, notes = {}, []
+    for name in headers:
+        rules, images = Counter(), np.empty((len(columns[name]), *shape.shape), np.uint8)
+        for i, im in enumerate(columns[name]):
+            pixels, rule = to_pixels(im, f"{path} split {name!r} row {i}")
+            images[i] = shape.fit(pixels)
             rules[rule] += 1
-        labels = np.array([to_id[v] for v in part[label_column]], dtype=np.int64)
-        if not images:
-            continue
-        splits[name] = Split(name, np.stack(images), labels, np.arange(len(labels), dtype=np.int64))
+        labels = np.array([to_id[v] for v in parts[name][label_column]], dtype=np.int64)
+        splits[name] = Split(name, images, labels, np.arange(len(labels), dtype=np.int64))
         notes += describe(rules, name)
-    return Dataset(path.name, classes, splits, source=str(path), notes=tuple(notes))
+    return Dataset(path.name, classes, splits, source=str(path), notes=tuple(notes + shape_notes))

@@ -106,6 +106,14 @@ MIGRATIONS: list[tuple[str, str]] = [
     ALTER TABLE samples ADD COLUMN file TEXT;
     """,
     ),
+    # The hex SHA-256 of each sample's source file as read when the workspace was made (NULL for arrays), so
+    # that the export can copy the original bytes and check they did not change.
+    (
+        "0005_sample_file_sha256",
+        """
+    ALTER TABLE samples ADD COLUMN file_sha256 TEXT;
+    """,
+    ),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

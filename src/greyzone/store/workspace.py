@@ -84,10 +84,11 @@ class Workspace:
                 sid = 0
                 for s in dataset.splits.values():
                     files = s.files if s.files is not None else [None] * len(s)
-                    rows = [(sid + i, s.name, int(ix), int(lb), f)
-                            for i, (ix, lb, f) in enumerate(zip(s.index, s.labels, files, strict=True))]
-                    con.executemany("INSERT INTO samples (sid, split, idx, label, file) "
-                                    "VALUES (?, ?, ?, ?, ?)", rows)
+                    sha = s.file_sha256 if s.file_sha256 is not None else [None] * len(s)
+                    rows = [(sid + i, s.name, int(ix), int(lb), f, h) for i, (ix, lb, f, h)
+                            in enumerate(zip(s.index, s.labels, files, sha, strict=True))]
+                    con.executemany("INSERT INTO samples (sid, split, idx, label, file, file_sha256) "
+                                    "VALUES (?, ?, ?, ?, ?, ?)", rows)
                     sid += len(s)
             return cls(layout, db)
         except BaseException:
@@ -117,12 +118,30 @@ class Workspace:
         except WorkspaceError as e:  # lost or damaged: the samples match, so the dataset's pixels are its own
             log(f"repairing the workspace: {e}; rebuilt from {dataset.source or dataset.name}")
             self.arrays.save("images", images)
+        else:
+            if not np.array_equal(stored, images):
+                raise WorkspaceError(
+                    f"{self.path}: holds other images than {dataset.name!r} ({dataset.source}); "
+                    f"use another --workspace"
+                )
+        self._update_sha256(splits, log)
+
+    def _update_sha256(self, splits: list, log: Callable[[str], None]) -> None:
+        """Record the files' SHA-256 as read now where the store has none (a workspace made before they were
+        kept) or another one (the bytes changed, the pixels did not: they were just compared)."""
+        if all(s.file_sha256 is None for s in splits):
             return
-        if not np.array_equal(stored, images):
-            raise WorkspaceError(
-                f"{self.path}: holds other images than {dataset.name!r} ({dataset.source}); "
-                f"use another --workspace"
-            )
+        theirs = np.concatenate([s.file_sha256 if s.file_sha256 is not None else [None] * len(s)
+                                 for s in splits]).astype(object)
+        stored = self.source_sha256()
+        changed = [i for i, h in enumerate(theirs) if h is not None and h != stored[i]]
+        if not changed:
+            return
+        with self.db.transaction() as con:
+            con.executemany("UPDATE samples SET file_sha256 = ? WHERE sid = ?",
+                            [(theirs[i], i) for i in changed])
+        log(f"recorded the SHA-256 of {len(changed)} source file(s) as read now (none stored, or the bytes "
+            f"changed but not the pixels)")
 
     @classmethod
     def open(cls, path: str | Path) -> Workspace:
@@ -182,6 +201,12 @@ class Workspace:
         rows = self.db.con.execute("SELECT file FROM samples ORDER BY sid").fetchall()
         return np.array([r[0] for r in rows], dtype=object)
 
+    def source_sha256(self) -> np.ndarray:
+        """Each sample's source file SHA-256 (hex; object array in sid order) as read when the workspace was
+        made, None for array sources (and for workspaces made before greyzone kept it)."""
+        rows = self.db.con.execute("SELECT file_sha256 FROM samples ORDER BY sid").fetchall()
+        return np.array([r[0] for r in rows], dtype=object)
+
     @property
     def source(self) -> str:
         """Where the dataset was read from (a directory, ``in-memory arrays``, ...)."""
@@ -197,7 +222,7 @@ class Workspace:
         return list(dict.fromkeys(self.samples().split))
 
     def images(self) -> np.ndarray:
-        """All images ``(N, H, W)`` uint8, memory-mapped, row ``sid``."""
+        """All images, ``(N, H, W)`` grey or ``(N, H, W, 3)`` RGB uint8, memory-mapped, row ``sid``."""
         return self.arrays.load("images")
 
     # ------------------------------------------------------------------ the score table

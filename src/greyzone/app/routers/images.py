@@ -1,4 +1,5 @@
-"""Images: one thumbnail per sample, and sprite sheets (a page of up to 200 samples in one PNG).
+"""Images: one thumbnail per sample, and sprite sheets (a page of up to 200 samples in one PNG); grey PNGs
+for a grey workspace, RGB PNGs for an RGB one.
 
 Both are encoded from the stored pixels (``images.npy``, memory-mapped); they never change for a workspace,
 so responses carry an ETag and may be cached by the browser. Thumbnails are also kept in an in-process LRU.
@@ -23,18 +24,20 @@ CACHE = "private, max-age=86400"
 
 
 def png_bytes(pixels: np.ndarray) -> bytes:
+    """``(H, W)`` grey or ``(H, W, 3)`` RGB uint8 as a PNG of the same mode (L or RGB)."""
     buf = io.BytesIO()
     Image.fromarray(np.ascontiguousarray(pixels, dtype=np.uint8)).save(buf, format="PNG", compress_level=1)
     return buf.getvalue()
 
 
 def sprite_pixels(images: np.ndarray, sids: list[int], cols: int) -> np.ndarray:
-    """Tiles in row-major order, ``cols`` per row; unused tiles are black."""
-    h, w = images.shape[1:]
+    """Tiles in row-major order, ``cols`` per row; unused tiles are black. ``images`` (N, H, W) grey or
+    (N, H, W, 3) RGB → ``(rows·H, cols·W)`` or ``(rows·H, cols·W, 3)``."""
+    h, w, *c = images.shape[1:]
     rows = -(-len(sids) // cols)
-    tiles = np.zeros((rows * cols, h, w), np.uint8)
+    tiles = np.zeros((rows * cols, h, w, *c), np.uint8)
     tiles[: len(sids)] = images[np.asarray(sids, dtype=np.int64)]
-    return tiles.reshape(rows, cols, h, w).transpose(0, 2, 1, 3).reshape(rows * h, cols * w)
+    return tiles.reshape(rows, cols, h, w, *c).swapaxes(1, 2).reshape(rows * h, cols * w, *c)
 
 
 def _image_response(request: Request, data_fn, etag: str) -> Response:
