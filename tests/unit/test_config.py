@@ -27,11 +27,31 @@ def test_from_dict_rejects_unknown_keys_and_wrong_types():
     ({"limit": 5}, r"limit must be an int in \[20, inf\), got 5"),
     ({"idk_cap": 1.5}, r"idk_cap must be a number in \[0, 1\], got 1.5"),
     ({"workers": 0}, r"workers must be an int in \[1, inf\), got 0"),
+    ({"image_size": 7}, r"image_size must be an int in \[8, 256\], got 7"),
+    ({"image_size": 257}, r"image_size must be an int in \[8, 256\], got 257"),
+    ({"scorer": "vit"}, r"scorer must be one of .*'auto'.*'resnet'"),
 ])
 def test_bad_values_are_greyzone_errors_and_value_errors(kw, message):
     with pytest.raises(ParameterError, match=message) as info:
         RunConfig(**kw)
     assert isinstance(info.value, GreyzoneError) and isinstance(info.value, ValueError)
+
+
+def test_auto_scorer_resolves_by_channels_and_named_scorers_stay():
+    assert RunConfig().scorer == "auto"
+    assert RunConfig().resolved(1) == RunConfig(scorer="cnn")
+    assert RunConfig(image_size=64).resolved(3) == RunConfig(scorer="resnet", image_size=64)
+    for name in ("cnn", "lenet5", "resnet"):
+        assert RunConfig(scorer=name).resolved(3).scorer == name
+    with pytest.raises(ParameterError, match="scorer 'auto' knows images of \\[1, 3\\] channels, got 4"):
+        RunConfig().resolved(4)
+
+
+def test_image_size_is_part_of_the_train_cache_key():
+    def key(cfg):
+        return cache_key(cache_slice(cfg, "scorer", "image_size"))
+
+    assert key(RunConfig(image_size=None)) != key(RunConfig(image_size=32)) != key(RunConfig(image_size=64))
 
 
 def test_cache_key_changes_with_every_result_field_only():
