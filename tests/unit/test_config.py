@@ -72,6 +72,19 @@ def test_cli_prints_a_bad_option_value_as_one_line(tmp_path):
     assert not (tmp_path / "ws").exists()
 
 
+@pytest.mark.parametrize("args, message", [
+    (["--image-size", "4"], "image_size must be an int in [8, 256], got 4"),
+    (["--scorer", "vit"], "scorer must be one of"),
+])
+def test_cli_checks_the_model_options(tmp_path, args, message):
+    from greyzone.cli import app
+
+    result = CliRunner().invoke(app, ["run", "-w", str(tmp_path / "ws"), *args])
+    assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "ws").exists()
+    assert "--image-size" in CliRunner().invoke(app, ["run", "--help"]).output
+
+
 def test_cli_lets_a_bug_show_its_traceback(tmp_path, monkeypatch):
     import greyzone.pipeline
     from greyzone.cli import app
