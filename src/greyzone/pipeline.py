@@ -166,7 +166,7 @@ def _train(ws: Workspace, cfg: RunConfig, rep: Reporter, device: str) -> tuple[d
     """Cross-fitting (every train sample's probabilities come from the scorer fold model that did not see it)
     and the embedder trained on all of train that embeds everything, one model per core (``device``:
     resolved)."""
-    from greyzone.model.architectures import recipe_for
+    from greyzone.model.architectures import ARCHITECTURES, recipe_for
     from greyzone.model.crossfit import crossfit, crossfit_work
     from greyzone.model.train import softmax
 
@@ -203,6 +203,7 @@ def _train(ws: Workspace, cfg: RunConfig, rep: Reporter, device: str) -> tuple[d
         "train_samples_per_s": round(total / seconds),
         "device": device,
         "scorer_epochs": recipe_for(cfg.scorer, cfg.train).epochs,  # the recipe's, where --epochs is unset
+        "scorer_image_size": cfg.image_size or ARCHITECTURES[cfg.scorer].native_size,  # pixels, square
     }
     emb_metrics = {"full_model_test_accuracy": float(
         (cf.full_logits[test_sids].argmax(1) == labels[test_sids]).mean()) if has_test else None}
