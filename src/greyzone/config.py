@@ -32,7 +32,13 @@ T = TypeVar("T")
 #: How the IDK-aware evaluation model weights the IDK class (see greyzone.evaluation.scoring).
 WEIGHTINGS: tuple[str, ...] = ("sqrt", "inverse", "none")
 #: Model families (keys of greyzone.model.architectures.ARCHITECTURES; a test keeps them equal).
-ARCHITECTURE_NAMES: tuple[str, ...] = ("cnn", "lenet5")
+ARCHITECTURE_NAMES: tuple[str, ...] = ("cnn", "lenet5", "resnet")
+#: The scorer ``"auto"`` resolves to, by the images' channels (1 grey, 3 RGB), at the start of a run.
+AUTO_SCORERS: dict[int, str] = {1: "cnn", 3: "resnet"}
+#: Scorers: an architecture, or "auto" (:data:`AUTO_SCORERS`).
+SCORERS: tuple[str, ...] = ("auto", *ARCHITECTURE_NAMES)
+#: Bounds of --image-size (pixels).
+IMAGE_SIZE_RANGE: tuple[int, int] = (8, 256)
 #: Scorers the curation benchmark compares by default: greyzone 0.1.0's LeNet-5 and the current default.
 BENCH_SCORERS: tuple[str, ...] = ("lenet5", "cnn")
 #: Embedders: an architecture, or "none" (with given probabilities, which then serve as embeddings).
@@ -85,8 +91,13 @@ class RunConfig:
     label_column: str = setting("label", "Label column of --dataset hf.")
     limit: int | None = setting(None, "Quick run on the first N samples of each split.")
     folds: int = setting(5, "Cross-fitting folds K.")
-    scorer: str = setting("cnn", f"Model family trained K times for out-of-sample probabilities, one of "
-                                 f"{ARCHITECTURE_NAMES}.")
+    scorer: str = setting("auto", f"Model family trained K times for out-of-sample probabilities, one of "
+                                  f"{SCORERS} (auto: cnn for grey images, resnet for RGB; the run records "
+                                  f"the one used).")
+    image_size: int | None = setting(
+        None, f"Working size (pixels, square) the scorer's inputs are resized to, {IMAGE_SIZE_RANGE[0]} to "
+        f"{IMAGE_SIZE_RANGE[1]} (default: the scorer's native size, 28 for cnn and lenet5, 32 for resnet); "
+        f"the images themselves are kept as they are. The embedder uses its own native size.")
     embedder: str = setting("lenet5", f"Model trained once on all train images whose penultimate layer feeds "
                                       f"maps and neighbours, one of {EMBEDDERS} ('none' needs --pred-probs: "
                                       f"the probabilities are then the embeddings).")
@@ -126,7 +137,9 @@ class RunConfig:
         check_int(self.umap_neighbors, "umap_neighbors", low=2)
         check_fraction(self.idk_cap, "idk_cap")
         check_fraction(self.entropy_weight, "entropy_weight")
-        check_option(self.scorer, "scorer", ARCHITECTURE_NAMES)
+        check_option(self.scorer, "scorer", SCORERS)
+        if self.image_size is not None:
+            check_int(self.image_size, "image_size", low=IMAGE_SIZE_RANGE[0], high=IMAGE_SIZE_RANGE[1])
         check_option(self.embedder, "embedder", EMBEDDERS)
         for name in ("pred_probs", "embeddings"):
             if getattr(self, name) is not None:
@@ -140,6 +153,16 @@ class RunConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    def resolved(self, channels: int) -> RunConfig:
+        """This config with ``scorer="auto"`` replaced by :data:`AUTO_SCORERS` for images of ``channels``
+        channels (1 or 3); other scorers are kept."""
+        if self.scorer != "auto":
+            return self
+        if channels not in AUTO_SCORERS:
+            raise ParameterError(f"scorer 'auto' knows images of {sorted(AUTO_SCORERS)} channels, got "
+                                 f"{channels}; name a scorer, one of {ARCHITECTURE_NAMES}")
+        return dataclasses.replace(self, scorer=AUTO_SCORERS[channels])
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from greyzone.store.layout import Layout
 from greyzone.store.lock import workspace_lock
 from greyzone.store.workspace import Workspace, make_root
 
-STAGE_VERSION = {"train": 4, "neighbours": 1, "project": 3}
+STAGE_VERSION = {"train": 5, "neighbours": 1, "project": 3}
 TRAIN_ARRAYS = ["probs", "logits", "fold", "embeddings", "dyn_p_label", "dyn_margin", "full_model_probs"]
 NEIGHBOUR_ARRAYS = ["knn_indices", "knn_distances"]
 VERSIONED_PACKAGES = ("greyzone", "torch", "numpy", "scikit-learn", "umap-learn", "cleanlab", "faiss-cpu",
@@ -67,6 +67,7 @@ def run_pipeline(cfg: RunConfig, *, dataset: Dataset | None = None, pred_probs: 
         check_embedder_choice(cfg.embedder, outputs)
         dataset = dataset.head(cfg.limit)
         dataset.check_trainable(cfg.folds)
+        cfg = cfg.resolved(_channels(dataset))  # scorer "auto" → the one for these images, as recorded
         for note in dataset.notes:
             rep.log(f"load: {note}")
         layout = Layout(cfg.workspace)
@@ -84,6 +85,14 @@ def run_pipeline(cfg: RunConfig, *, dataset: Dataset | None = None, pred_probs: 
             raise
         ws.runs.finish(run_id, timings=rep.timings, metrics=metrics)
     return ws
+
+
+def _channels(dataset: Dataset) -> int:
+    """Channels of the dataset's images: 1 grey, 3 RGB."""
+    # TODO(colourdata merge): greyzone.sources.dataset.image_channels, which needs no torch import
+    from greyzone.model.train import _image_channels
+
+    return _image_channels(dataset.splits["train"].images)
 
 
 def head_rows(dataset: Dataset, limit: int | None) -> np.ndarray:
@@ -105,8 +114,8 @@ def _run_stages(ws: Workspace, cfg: RunConfig, rep: Reporter, run_id: int,
     from greyzone.system import resolve_device
 
     device = resolve_device(cfg.device)
-    train_key = cache_key(data_key, cache_slice(cfg, "seed", "train", "folds", "scorer", "embedder"), device,
-                          STAGE_VERSION["train"])
+    train_slice = cache_slice(cfg, "seed", "train", "folds", "scorer", "embedder", "image_size")
+    train_key = cache_key(data_key, train_slice, device, STAGE_VERSION["train"])
     if outputs is not None:  # bring your own outputs: a separate train stage
         train_key, (cf_metrics, emb_metrics) = _external_train_stage(ws, cfg, rep, data_key, outputs, device)
     elif ws.stages.is_fresh("train", train_key, TRAIN_ARRAYS):
@@ -157,7 +166,7 @@ def _train(ws: Workspace, cfg: RunConfig, rep: Reporter, device: str) -> tuple[d
     """Cross-fitting (every train sample's probabilities come from the scorer fold model that did not see it)
     and the embedder trained on all of train that embeds everything, one model per core (``device``:
     resolved)."""
-    from greyzone.model.architectures import recipe_for
+    from greyzone.model.architectures import ARCHITECTURES, recipe_for
     from greyzone.model.crossfit import crossfit, crossfit_work
     from greyzone.model.train import softmax
 
@@ -173,7 +182,7 @@ def _train(ws: Workspace, cfg: RunConfig, rep: Reporter, device: str) -> tuple[d
     with rep.stage("train", total, label=label) as tick:
         cf = crossfit(ws.arrays.path("images"), train_sids, labels[train_sids], held_sids,
                       n_classes=n_classes, folds=cfg.folds, cfg=cfg.train, seed=cfg.seed, device=device,
-                      workers=cfg.workers, progress=tick, **models)
+                      image_size=cfg.image_size, workers=cfg.workers, progress=tick, **models)
     seconds = time.perf_counter() - t0
     probs = np.zeros((n, n_classes), np.float32)
     logits = np.zeros_like(probs)
@@ -194,6 +203,7 @@ def _train(ws: Workspace, cfg: RunConfig, rep: Reporter, device: str) -> tuple[d
         "train_samples_per_s": round(total / seconds),
         "device": device,
         "scorer_epochs": recipe_for(cfg.scorer, cfg.train).epochs,  # the recipe's, where --epochs is unset
+        "scorer_image_size": cfg.image_size or ARCHITECTURES[cfg.scorer].native_size,  # pixels, square
     }
     emb_metrics = {"full_model_test_accuracy": float(
         (cf.full_logits[test_sids].argmax(1) == labels[test_sids]).mean()) if has_test else None}

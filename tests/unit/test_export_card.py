@@ -109,6 +109,7 @@ def test_validation_split_is_scored_like_test(tmp_path, rng):
     assert sorted(val["index"]) == list(range(12))
     assert (tmp_path / "ws" / "export" / "val" / "metadata.csv").is_file()
     assert load_imagefolder(tmp_path / "ws" / "export").splits["val"].images.shape == (12, 12, 12)
+    assert ws.runs.last()["config"]["scorer"] == "cnn"  # "auto" for grey images, recorded as resolved
 
 
 def test_validation_and_val_together_are_refused(tmp_path, rng):

@@ -94,6 +94,7 @@ def run(
     label_column: Annotated[str, option(RunConfig, "label_column")] = RUN.label_column,
     folds: Annotated[int, option(RunConfig, "folds")] = RUN.folds,
     scorer: Annotated[str, option(RunConfig, "scorer")] = RUN.scorer,
+    image_size: Annotated[int | None, option(RunConfig, "image_size")] = RUN.image_size,
     embedder: Annotated[str, option(RunConfig, "embedder")] = RUN.embedder,
     pred_probs: Annotated[Path | None, option(RunConfig, "pred_probs")] = None,
     embeddings: Annotated[Path | None, option(RunConfig, "embeddings")] = None,
@@ -130,7 +131,7 @@ def run(
     cfg = RunConfig.from_dict({
         "workspace": str(workspace), "dataset": dataset, "data_dir": str(data_dir) if data_dir else None,
         "image_column": image_column, "label_column": label_column, "limit": limit, "folds": folds,
-        "scorer": scorer, "embedder": "none" if no_embedder else embedder,
+        "scorer": scorer, "image_size": image_size, "embedder": "none" if no_embedder else embedder,
         "pred_probs": str(pred_probs) if pred_probs else None,
         "embeddings": str(embeddings) if embeddings else None, "device": device,
         "seed": seed, "workers": workers, "train": {"epochs": epochs, "batch_size": batch_size, "lr": lr},

@@ -3,7 +3,9 @@ test split the mean of the K) and record its training dynamics while the K − 1
 *embedder*, trained once on all train samples, embeds every sample. All K + 1 models train in parallel
 (:mod:`.jobs`).
 
-Fold model k has seed ``seed * 1000 + k``; the embedder ``seed * 1000 + K``.
+Fold model k has seed ``seed * 1000 + k``; the embedder ``seed * 1000 + K``. The scorer sees the images at
+``image_size`` (default: its native size), the embedder at its own native size; each model standardises
+every channel with the statistics of its own training images (:func:`greyzone.model.train.channel_stats`).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ class CrossFit:
     fold: np.ndarray  # (N_train,) fold number of each train sample
     fold_accuracy: list[float]  # held-out accuracy of each fold model
     full_logits: np.ndarray  # (N, C) embedding model's logits for every row of the image file
-    embeddings: np.ndarray  # (N, 84) embedding model's penultimate layer for every row
+    embeddings: np.ndarray  # (N, D) embedding model's penultimate layer for every row
     dynamics: Dynamics  # scorer's training dynamics, (N_train, epochs): mean over the K − 1 fold models
 
 
@@ -50,9 +52,10 @@ def fold_assignment(labels: np.ndarray, folds: int, seed: int) -> np.ndarray:
 
 
 def crossfit_jobs(images_path: Path, train_rows: np.ndarray, y_train: np.ndarray, test_rows: np.ndarray,
-                  fold: np.ndarray, *, cfg: TrainConfig, seed: int, scorer: str, embedder: str
-                  ) -> list[ModelJob]:
-    """The K fold jobs (``fold0`` … predicting their held-out fold, then the test rows) and ``full``;
+                  fold: np.ndarray, *, cfg: TrainConfig, seed: int, scorer: str, embedder: str,
+                  image_size: int | None = None) -> list[ModelJob]:
+    """The K fold jobs (``fold0`` … predicting their held-out fold, then the test rows; inputs at
+    ``image_size``, default the scorer's native size) and ``full`` (the embedder, at its native size);
     ``fold`` is :func:`fold_assignment` of the train rows."""
     folds = int(fold.max()) + 1
     n_rows = len(np.load(images_path, mmap_mode="r"))
@@ -60,7 +63,7 @@ def crossfit_jobs(images_path: Path, train_rows: np.ndarray, y_train: np.ndarray
     jobs = [
         ModelJob(f"fold{k}", train_rows[fold != k], y_train[fold != k],
                  np.concatenate([train_rows[fold == k], test_rows]), seed * 1000 + k, scorer, scorer_recipe,
-                 record=True)
+                 record=True, size=image_size)
         for k in range(folds)
     ]
     jobs.append(ModelJob("full", train_rows, y_train, np.arange(n_rows), seed * 1000 + folds, embedder,
@@ -86,17 +89,19 @@ def crossfit(
     seed: int,
     scorer: str = "cnn",
     embedder: str = "lenet5",
+    image_size: int | None = None,
     device: str = "cpu",
     workers: int | None = None,
     progress: Progress | None = None,
 ) -> CrossFit:
     """Train K scorer fold models (each on all folds but one) and the embedder (all train rows) in parallel.
 
-    ``progress`` receives trained-sample counts, in total :func:`crossfit_work`.
+    ``image_size``: the scorer's input size (default: its native size). ``progress`` receives trained-sample
+    counts, in total :func:`crossfit_work`.
     """
     fold = fold_assignment(y_train, folds, seed)
     jobs = crossfit_jobs(images_path, train_rows, y_train, test_rows, fold, cfg=cfg, seed=seed, scorer=scorer,
-                         embedder=embedder)
+                         embedder=embedder, image_size=image_size)
     res = run_jobs(jobs, images_path, n_classes=n_classes, device=device, workers=workers, progress=progress)
     oof = np.zeros((len(y_train), n_classes), np.float32)
     test_probs = np.zeros((len(test_rows), n_classes), np.float32)

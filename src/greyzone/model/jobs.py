@@ -26,14 +26,16 @@ from pathlib import Path
 
 import numpy as np
 
-from greyzone.model.architectures import Recipe
+from greyzone.model.architectures import ARCHITECTURES, Recipe
 from greyzone.system import usable_cpus
 
 
 @dataclass(frozen=True)
 class ModelJob:
     """Train ``architecture`` with ``recipe`` on ``train_rows`` of the image file, then predict
-    ``predict_rows``."""
+    ``predict_rows``. Inputs are resized to ``size`` (default: the architecture's native size) and
+    standardised per channel with ``stats`` (default: :func:`~greyzone.model.train.channel_stats` of the
+    job's train rows)."""
 
     name: str
     train_rows: np.ndarray  # (n,) int64 rows of images.npy
@@ -46,16 +48,18 @@ class ModelJob:
     record: bool = False  # also return training dynamics (p_label, margin per epoch)
     n_classes: int | None = None  # outputs of this model (default: the run_jobs argument)
     class_weight: tuple[float, ...] | None = None  # cross-entropy weight per class
+    size: int | None = None  # working input size (pixels); None: ARCHITECTURES[architecture].native_size
+    stats: tuple[tuple[float, ...], tuple[float, ...]] | None = None  # (mean, std) per channel on [0, 1]
 
 
 #: Temp folders of run_jobs are ``<tmp>/greyzone-train-<pid>-<random>``; the pid says whose they are.
 TEMP_PREFIX = "greyzone-train-"
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
-#: Relative single-threaded training cost per sample and epoch, used only to balance workers. Measured once
-#: on this project's 2-core machine (6,000 MNIST images, one epoch, one thread): LeNet-5 2.7k samples/s,
-#: the CNN 3.4k samples/s.
-COST_PER_SAMPLE = {"lenet5": 4, "cnn": 3}
+#: Relative single-threaded training cost per sample and epoch at the native size, used only to balance
+#: workers. Measured once on this project's 2-core machine (6,000 MNIST images, one epoch, one thread):
+#: LeNet-5 2.7k samples/s, the CNN 3.4k samples/s.
+COST_PER_SAMPLE = {"lenet5": 4, "cnn": 3, "resnet": 10}
 
 
 @dataclass
@@ -77,7 +81,7 @@ def run_job(
     """Train and predict one model (single-threaded on CPU)."""
     import torch
 
-    from greyzone.model.train import fit, predict, to_tensor
+    from greyzone.model.train import background, channel_stats, fit, predict, to_tensor
     from greyzone.system import deterministic_torch
 
     if device == "cpu":
@@ -85,31 +89,40 @@ def run_job(
     deterministic_torch(device)
     images = np.load(images_path, mmap_mode="r")
     weight = torch.tensor(job.class_weight, dtype=torch.float32) if job.class_weight is not None else None
+    train_images = images[job.train_rows]
+    size = job.size or ARCHITECTURES[job.architecture].native_size
+    stats = job.stats or channel_stats(train_images)
+    fill = background(stats)
     model, dyn = fit(
-        to_tensor(images[job.train_rows]).to(device),
+        to_tensor(train_images, size, *stats).to(device),
         job.labels,
         architecture=job.architecture,
         n_classes=job.n_classes or n_classes,
         class_weight=weight,
         recipe=job.recipe,
         seed=job.seed,
+        fill=fill,
         record=job.record,
         progress=progress,
     )
-    logits, emb = predict(model, to_tensor(images[job.predict_rows]).to(device), embed=job.embed,
-                          tta=job.recipe.tta)
+    del train_images
+    x = to_tensor(images[job.predict_rows], size, *stats).to(device)
+    logits, emb = predict(model, x, embed=job.embed, tta=job.recipe.tta, fill=fill)
     return JobResult(job.name, logits, emb, dyn.p_label if dyn else None, dyn.margin if dyn else None)
 
 
-def job_cost(job: ModelJob) -> int:
-    """Relative training cost: samples × epochs × :data:`COST_PER_SAMPLE` of the architecture."""
-    return len(job.train_rows) * job.recipe.epochs * COST_PER_SAMPLE[job.architecture]
+def job_cost(job: ModelJob) -> float:
+    """Relative training cost: samples × epochs × :data:`COST_PER_SAMPLE` of the architecture × (size /
+    native size)² (convolutions cost in proportion to the pixels)."""
+    native = ARCHITECTURES[job.architecture].native_size
+    return len(job.train_rows) * job.recipe.epochs * COST_PER_SAMPLE[job.architecture] * ((job.size or native)
+                                                                                        / native) ** 2
 
 
 def _assign(jobs: list[ModelJob], workers: int) -> list[list[ModelJob]]:
     """Longest-processing-time-first: each job goes to the least-loaded worker."""
     buckets: list[list[ModelJob]] = [[] for _ in range(workers)]
-    load = [0] * workers
+    load = [0.0] * workers
     for job in sorted(jobs, key=lambda j: -job_cost(j)):
         w = load.index(min(load))
         buckets[w].append(job)

@@ -8,7 +8,7 @@ and the data lives on the training device (one host→device copy per model, non
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,28 +18,73 @@ from torch import nn
 
 from greyzone.model.architectures import ARCHITECTURES, Recipe
 
-MEAN, STD = 0.1307, 0.3081  # MNIST pixel statistics on [0, 1]
-BACKGROUND = (0.0 - MEAN) / STD  # a black pixel after standardisation: what shifted-in borders hold
 TTA_SHIFTS = ((0, 0), (1, 0), (-1, 0), (0, 1), (0, -1))  # (dy, dx) pixels
 Progress = Callable[[int], None]
+Stats = tuple[tuple[float, ...], tuple[float, ...]]  # (mean, std) per channel, of pixels on [0, 1]
+_STATS_CHUNK = 4096  # images per chunk of channel_stats (bounded float64 memory)
 
 
-def to_tensor(images: np.ndarray) -> torch.Tensor:
-    """(N, H, W) uint8 → (N, 1, 28, 28) float32 standardised; other sizes are resized bilinearly."""
-    x = torch.from_numpy(np.asarray(images, dtype=np.float32)).unsqueeze(1).div_(255.0)  # a writable copy
-    if x.shape[-2:] != (28, 28):
-        x = F.interpolate(x, size=(28, 28), mode="bilinear", align_corners=False, antialias=True)
-    return x.sub_(MEAN).div_(STD)
+def _image_channels(images: np.ndarray) -> int:
+    """1 for grey (N, H, W), 3 for RGB (N, H, W, 3) images. Private stand-in for
+    ``greyzone.sources.dataset.image_channels`` until the colour data branch is merged."""
+    if images.ndim == 3:
+        return 1
+    if images.ndim == 4 and images.shape[-1] == 3:
+        return 3
+    raise ValueError(f"images must be (N, H, W) grey or (N, H, W, 3) RGB, got shape {images.shape}")
 
 
-def shift_batch(x: torch.Tensor, dy: torch.Tensor, dx: torch.Tensor, pad: int) -> torch.Tensor:
-    """Translate each image of ``x`` (B, 1, H, W) by integer ``(dy[b], dx[b])`` in ``[−pad, pad]`` pixels,
-    filling with :data:`BACKGROUND` (exact: no interpolation)."""
-    b, _, h, w = x.shape
-    padded = F.pad(x, (pad, pad, pad, pad), value=BACKGROUND)
+def channel_stats(images: np.ndarray) -> Stats:
+    """Per-channel mean and (population) standard deviation of the pixels of ``images`` (N, H, W) or
+    (N, H, W, 3) uint8, on [0, 1]: ``μ_c = Σ x / n``, ``σ_c = sqrt(Σ (x − μ_c)² / n)`` over every pixel of
+    channel c. Computed exactly from the 256-bin histogram of each channel (integer counts, then float64):
+    deterministic, and fast. MNIST's train split gives 0.1307 and 0.3081."""
+    c = _image_channels(images)
+    if images.size == 0:
+        raise ValueError("channel_stats needs at least one image")
+    counts = np.zeros((c, 256), np.int64)
+    for start in range(0, len(images), _STATS_CHUNK):  # bounded memory: bincount works on intp copies
+        chunk = np.asarray(images[start : start + _STATS_CHUNK]).reshape(-1, c)
+        for k in range(c):
+            counts[k] += np.bincount(chunk[:, k], minlength=256)
+    values = np.arange(256, dtype=np.float64) / 255.0
+    n = counts.sum(axis=1)
+    mean = (counts * values).sum(axis=1) / n  # (C,)
+    std = np.sqrt((counts * (values - mean[:, None]) ** 2).sum(axis=1) / n)
+    std = np.maximum(std, 1e-6)  # a constant channel divides by 1e-6, not 0
+    return tuple(map(float, mean)), tuple(map(float, std))
+
+
+def background(stats: Stats) -> tuple[float, ...]:
+    """A black pixel after standardisation, per channel: ``(0 − μ_c) / σ_c``; what shifted-in borders hold."""
+    mean, std = stats
+    return tuple(-m / s for m, s in zip(mean, std, strict=True))
+
+
+def to_tensor(images: np.ndarray, size: int, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
+    """(N, H, W) grey or (N, H, W, 3) RGB uint8 → (N, C, size, size) float32 ``(x / 255 − μ_c) / σ_c``;
+    resized (bilinear, antialiased) only when ``(H, W) != (size, size)``."""
+    x = torch.from_numpy(np.asarray(images, dtype=np.float32)).div_(255.0)  # a writable copy
+    x = x.unsqueeze(1) if _image_channels(images) == 1 else x.permute(0, 3, 1, 2).contiguous()  # (N, C, H, W)
+    if x.shape[-2:] != (size, size):
+        x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+    m = torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1)
+    s = torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1)
+    return x.sub_(m).div_(s)
+
+
+def shift_batch(x: torch.Tensor, dy: torch.Tensor, dx: torch.Tensor, pad: int,
+                fill: Sequence[float]) -> torch.Tensor:
+    """Translate each image of ``x`` (B, C, H, W) by integer ``(dy[b], dx[b])`` in ``[−pad, pad]`` pixels,
+    filling channel c with ``fill[c]`` (:func:`background`; exact: no interpolation)."""
+    b, c, h, w = x.shape
+    padded = torch.tensor(fill, dtype=x.dtype, device=x.device).view(1, 1, 1, c).repeat(b, h + 2 * pad,
+                                                                                        w + 2 * pad, 1)
+    padded[:, pad : pad + h, pad : pad + w] = x.permute(0, 2, 3, 1)  # (B, H + 2p, W + 2p, C)
     rows = (torch.arange(h, device=x.device)[None, :] + pad - dy[:, None])[:, :, None]  # (B, H, 1)
     cols = (torch.arange(w, device=x.device)[None, :] + pad - dx[:, None])[:, None, :]  # (B, 1, W)
-    return padded[torch.arange(b, device=x.device)[:, None, None], 0, rows, cols].unsqueeze(1)
+    out = padded[torch.arange(b, device=x.device)[:, None, None], rows, cols]  # (B, H, W, C)
+    return out.permute(0, 3, 1, 2)  # (B, C, H, W), channels-last in memory
 
 
 @dataclass
@@ -58,16 +103,19 @@ def fit(
     n_classes: int,
     recipe: Recipe,
     seed: int,
+    fill: Sequence[float],
     class_weight: torch.Tensor | None = None,
     progress: Progress | None = None,
     record: bool = False,
 ) -> tuple[nn.Module, Dynamics | None]:
-    """Train ``architecture`` with Adam on standardised inputs ``x`` (N, 1, 28, 28) on ``x.device``."""
+    """Train ``architecture`` with Adam on standardised inputs ``x`` (N, C, S, S) on ``x.device``; ``fill``:
+    the standardised black per channel (:func:`background`) that random shifts pad with."""
     device = x.device
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     # channels-last activations: 1.22x faster single-threaded LeNet-5 steps on this CPU (same numbers to 5e-6)
-    model = ARCHITECTURES[architecture].build(n_classes).to(device, memory_format=torch.channels_last)
+    model = ARCHITECTURES[architecture].build(n_classes, x.shape[1])
+    model = model.to(device, memory_format=torch.channels_last)
     opt = torch.optim.Adam(model.parameters(), lr=recipe.lr)
     y = torch.from_numpy(np.asarray(labels, dtype=np.int64)).to(device)
     n = len(y)
@@ -88,7 +136,7 @@ def fit(
             xb, yb = x[idx_d], y[idx_d]
             if shifts is not None:
                 s = shifts[:, start : start + recipe.batch_size].to(device)
-                xb = shift_batch(xb, s[0], s[1], recipe.shift)
+                xb = shift_batch(xb, s[0], s[1], recipe.shift, fill)
             logits = model(xb.contiguous(memory_format=torch.channels_last))  # (B, C)
             loss = F.cross_entropy(logits, yb, weight=weight)
             opt.zero_grad(set_to_none=True)
@@ -113,12 +161,16 @@ def _record(dyn: Dynamics, z: torch.Tensor, yb: torch.Tensor, idx: np.ndarray, e
 
 @torch.no_grad()
 def predict(
-    model: nn.Module, x: torch.Tensor, *, batch_size: int = 512, embed: bool = False, tta: bool = False
+    model: nn.Module, x: torch.Tensor, *, batch_size: int = 512, embed: bool = False, tta: bool = False,
+    fill: Sequence[float] = (),
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Logits (N, C) float32 and, with ``embed``, the embeddings (N, D) float32 of the unshifted images.
 
-    With ``tta`` the logits are ``log mean_s softmax(z(shift_s(x)))`` over :data:`TTA_SHIFTS`.
+    With ``tta`` the logits are ``log mean_s softmax(z(shift_s(x)))`` over :data:`TTA_SHIFTS`, the shifts
+    padding channel c with ``fill[c]`` (:func:`background`).
     """
+    if tta and len(fill) != x.shape[1]:
+        raise ValueError(f"tta needs one fill value per channel ({x.shape[1]}), got {len(fill)}")
     model.eval()
     logits, embs = [], []
     for start in range(0, len(x), batch_size):
@@ -128,7 +180,7 @@ def predict(
             p = torch.softmax(z, 1)
             ones = torch.ones(len(xb), dtype=torch.long, device=xb.device)
             for dy, dx in TTA_SHIFTS[1:]:
-                shifted = shift_batch(xb, ones * dy, ones * dx, 1)
+                shifted = shift_batch(xb, ones * dy, ones * dx, 1, fill)
                 p += torch.softmax(model(shifted.contiguous(memory_format=torch.channels_last)), 1)
             z = torch.log((p / len(TTA_SHIFTS)).clamp_min(1e-12))
         logits.append(z.float().cpu().numpy())
