@@ -39,6 +39,8 @@ BENCH_SCORERS: tuple[str, ...] = ("lenet5", "cnn")
 EMBEDDERS: tuple[str, ...] = (*ARCHITECTURE_NAMES, "none")
 #: Training devices; "auto" resolves in greyzone.system.resolve_device.
 DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda", "mps")
+#: Where the model jobs run: local worker processes, or Ray tasks (greyzone.model.ray_backend).
+BACKENDS: tuple[str, ...] = ("local", "ray")
 
 
 def setting(default: Any, help: str, *, affects_results: bool = True, factory: Any = None) -> Any:
@@ -102,6 +104,13 @@ class RunConfig:
     workers: int | None = setting(
         None, "Training processes (default: one per usable core); results do not depend on it.",
         affects_results=False)
+    backend: str = setting("local", f"Where the models train, one of {BACKENDS}: local processes, or one Ray "
+                                    f"task per model (needs greyzone[ray]); results do not depend on it.",
+                           affects_results=False)
+    ray_address: str | None = setting(
+        None, "Ray cluster of --backend ray: 'auto' joins the one started with 'ray start' on this machine, "
+        "'HOST:6379' or 'ray://HOST:10001' a remote one (default: start a local Ray instance).",
+        affects_results=False)
     train: TrainConfig = setting(None, "Training of every model.", factory=TrainConfig)
     umap: bool = setting(True, "Compute the UMAP map.")
     umap_neighbors: int = setting(15, "UMAP's n_neighbors.")
@@ -132,6 +141,11 @@ class RunConfig:
             if getattr(self, name) is not None:
                 check_instance(getattr(self, name), name, str)
         check_option(self.device, "device", DEVICES)
+        check_option(self.backend, "backend", BACKENDS)
+        if self.ray_address is not None:
+            check_instance(self.ray_address, "ray_address", str)
+            if self.backend != "ray":
+                raise ParameterError(f"ray_address={self.ray_address!r} needs backend='ray' (--backend ray)")
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> RunConfig:
