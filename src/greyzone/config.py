@@ -108,8 +108,9 @@ class RunConfig:
                                     f"task per model (needs greyzone[ray]); results do not depend on it.",
                            affects_results=False)
     ray_address: str | None = setting(
-        None, "Ray cluster of --backend ray: 'auto' joins the one started with 'ray start' on this machine, "
-        "'HOST:6379' or 'ray://HOST:10001' a remote one (default: start a local Ray instance).",
+        None, "Ray cluster of --backend ray: 'auto' or 'HEAD:6379' joins the cluster this machine is a node "
+        "of ('ray start'), 'ray://HEAD:10001' one elsewhere through the Ray Client (default: start a local "
+        "Ray instance for the run).",
         affects_results=False)
     train: TrainConfig = setting(None, "Training of every model.", factory=TrainConfig)
     umap: bool = setting(True, "Compute the UMAP map.")

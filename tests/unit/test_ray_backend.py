@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 
 from greyzone.config import TrainConfig
-from greyzone.errors import MissingExtraError
+from greyzone.errors import MissingExtraError, ParameterError
 from greyzone.model.architectures import recipe_for
 from greyzone.model.crossfit import crossfit, crossfit_work
 from greyzone.model.jobs import ModelJob, run_job
-from greyzone.model.ray_backend import require_ray, run_ray_jobs
+from greyzone.model.ray_backend import ray_session, require_ray, run_ray_jobs
 
 N_TRAIN, N_TEST, CLASSES = 360, 40, 4
 
@@ -92,3 +92,16 @@ def test_without_ray_the_ray_backend_says_how_to_install_it(monkeypatch):
     monkeypatch.setattr(builtins, "__import__", no_ray)
     with pytest.raises(MissingExtraError, match=r"pip install 'greyzone\[ray\]'"):
         run_ray_jobs([], run_job, np.zeros((1, 28, 28), np.uint8), n_classes=2)
+
+
+def test_an_address_where_no_cluster_answers_is_a_parameter_error(monkeypatch):
+    ray = require_ray()
+
+    def refuse(*args, **kwargs):
+        raise ConnectionError("Could not find any running Ray instance.")
+
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(ray, "init", refuse)
+    with pytest.raises(ParameterError, match="--ray-address auto: no Ray cluster answers there"):
+        with ray_session("auto"):
+            pass

@@ -24,12 +24,13 @@ from typing import Any
 
 import numpy as np
 
-from greyzone.errors import MissingExtraError
+from greyzone.errors import MissingExtraError, ParameterError
 
 RAY_HINT = "pip install 'greyzone[ray]'"
-#: Object store of a Ray instance greyzone starts itself: the images plus the returned outputs fit easily
-#: (full MNIST's images are 55 MB); Ray's default takes 30 % of the machine's memory.
-OBJECT_STORE_BYTES = 1 << 30
+#: Object store of a Ray instance greyzone starts itself: ``max(512 MiB, 3 × the images' bytes)``, room for
+#: the images plus the returned logits and embeddings (Ray spills to disk beyond it); Ray's default would
+#: reserve 30 % of the machine's memory.
+MIN_OBJECT_STORE_BYTES = 512 << 20
 #: Seconds between progress polls while the driver waits for tasks.
 POLL_S = 0.5
 #: Lines of the remote traceback kept in the error.
@@ -48,9 +49,11 @@ def require_ray() -> Any:
 
 
 @contextmanager
-def ray_session(address: str | None, *, num_cpus: int | None = None) -> Iterator[Any]:
+def ray_session(address: str | None, *, num_cpus: int | None = None,
+                object_store_bytes: int = MIN_OBJECT_STORE_BYTES) -> Iterator[Any]:
     """Yield ``ray`` connected to a cluster: the one this process already joined (left running), else
-    ``ray.init(address)`` (``None``: a new local instance with ``num_cpus`` CPUs; ``"auto"``, ``"host:6379"``
+    ``ray.init(address)`` (``None``: a new local instance with ``num_cpus`` CPUs and an object store of
+    ``object_store_bytes``; ``"auto"``, ``"host:6379"``
     or ``"ray://host:10001"``: an existing cluster), disconnected again at the end (which stops a local
     instance, never a cluster that was joined). Ray's own logging is quiet and no dashboard starts."""
     ray = require_ray()
@@ -59,9 +62,14 @@ def ray_session(address: str | None, *, num_cpus: int | None = None) -> Iterator
         return
     quiet = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.WARNING}
     if address is None:
-        ray.init(num_cpus=num_cpus, object_store_memory=OBJECT_STORE_BYTES, **quiet)
+        ray.init(num_cpus=num_cpus, object_store_memory=object_store_bytes, **quiet)
     else:
-        ray.init(address=address, **quiet)
+        try:
+            ray.init(address=address, **quiet)
+        except ConnectionError as e:
+            raise ParameterError(f"--ray-address {address}: no Ray cluster answers there ({e}); start one "
+                                 f"with 'ray start --head' or leave --ray-address out to start a local "
+                                 f"instance") from e
     try:
         yield ray
     finally:
@@ -125,7 +133,8 @@ def run_ray_jobs(
 
     ``address`` and ``num_cpus``: :func:`ray_session`. ``progress`` receives trained-sample counts.
     """
-    with ray_session(address, num_cpus=num_cpus) as ray:
+    store = max(MIN_OBJECT_STORE_BYTES, 3 * images.nbytes)
+    with ray_session(address, num_cpus=num_cpus, object_store_bytes=store) as ray:
         remote = ray.remote(num_cpus=1, num_gpus=1 if device == "cuda" else 0, max_retries=1,
                             retry_exceptions=True)(_task)
         tally = ray.remote(num_cpus=0)(_Tally).remote()
