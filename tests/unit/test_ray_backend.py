@@ -26,8 +26,8 @@ N_TRAIN, N_TEST, CLASSES = 360, 40, 4
 @pytest.fixture(scope="module")
 def ray_instance():
     ray = require_ray()
-    ray.init(num_cpus=2, object_store_memory=200 * 2**20, include_dashboard=False, log_to_driver=False,
-             logging_level="WARNING")
+    ray.init("local", num_cpus=2, object_store_memory=200 * 2**20, include_dashboard=False,
+             log_to_driver=False, logging_level="WARNING")
     yield ray
     ray.shutdown()
 

@@ -62,7 +62,8 @@ def ray_session(address: str | None, *, num_cpus: int | None = None,
         return
     quiet = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.WARNING}
     if address is None:
-        ray.init(num_cpus=num_cpus, object_store_memory=object_store_bytes, **quiet)
+        # "local": always a new instance (a bare ray.init() would join a cluster found on this machine)
+        ray.init("local", num_cpus=num_cpus, object_store_memory=object_store_bytes, **quiet)
     else:
         try:
             ray.init(address=address, **quiet)
