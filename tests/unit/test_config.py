@@ -30,6 +30,8 @@ def test_from_dict_rejects_unknown_keys_and_wrong_types():
     ({"image_size": 7}, r"image_size must be an int in \[8, 256\], got 7"),
     ({"image_size": 257}, r"image_size must be an int in \[8, 256\], got 257"),
     ({"scorer": "vit"}, r"scorer must be one of .*'auto'.*'resnet'"),
+    ({"backend": "spark"}, r"backend must be one of \('local', 'ray'\), got 'spark'"),
+    ({"ray_address": "auto"}, r"ray_address='auto' needs backend='ray' \(--backend ray\)"),
 ])
 def test_bad_values_are_greyzone_errors_and_value_errors(kw, message):
     with pytest.raises(ParameterError, match=message) as info:
@@ -59,8 +61,11 @@ def test_cache_key_changes_with_every_result_field_only():
     assert cache_key(cache_slice(RunConfig(workers=1), "seed", "train", "folds")) == base
     other = RunConfig(train=TrainConfig(batch_size=64))
     assert cache_key(cache_slice(other, "seed", "train", "folds")) != base
-    with pytest.raises(ParameterError, match="does not affect results"):
-        cache_slice(RunConfig(), "workers")
+    ray = RunConfig(backend="ray", ray_address="auto")  # the backend gives the same models
+    assert cache_key(cache_slice(ray, "seed", "train", "folds")) == base
+    for name in ("workers", "backend", "ray_address"):
+        with pytest.raises(ParameterError, match="does not affect results"):
+            cache_slice(RunConfig(), name)
 
 
 def test_cli_prints_a_bad_option_value_as_one_line(tmp_path):

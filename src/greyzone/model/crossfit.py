@@ -93,16 +93,20 @@ def crossfit(
     device: str = "cpu",
     workers: int | None = None,
     progress: Progress | None = None,
+    backend: str = "local",
+    ray_address: str | None = None,
 ) -> CrossFit:
     """Train K scorer fold models (each on all folds but one) and the embedder (all train rows) in parallel.
 
     ``image_size``: the scorer's input size (default: its native size). ``progress`` receives trained-sample
-    counts, in total :func:`crossfit_work`.
+    counts, in total :func:`crossfit_work`. ``backend`` and ``ray_address``: :func:`~greyzone.model.jobs.run_jobs`
+    (the same outputs on either backend).
     """
     fold = fold_assignment(y_train, folds, seed)
     jobs = crossfit_jobs(images_path, train_rows, y_train, test_rows, fold, cfg=cfg, seed=seed, scorer=scorer,
                          embedder=embedder, image_size=image_size)
-    res = run_jobs(jobs, images_path, n_classes=n_classes, device=device, workers=workers, progress=progress)
+    res = run_jobs(jobs, images_path, n_classes=n_classes, device=device, workers=workers, progress=progress,
+                   backend=backend, ray_address=ray_address)
     oof = np.zeros((len(y_train), n_classes), np.float32)
     test_probs = np.zeros((len(test_rows), n_classes), np.float32)
     fold_acc = []

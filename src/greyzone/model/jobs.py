@@ -26,8 +26,10 @@ from pathlib import Path
 
 import numpy as np
 
+from greyzone.config import BACKENDS
 from greyzone.model.architectures import ARCHITECTURES, Recipe
 from greyzone.system import usable_cpus
+from greyzone.validation import check_option
 
 
 @dataclass(frozen=True)
@@ -73,12 +75,13 @@ class JobResult:
 
 def run_job(
     job: ModelJob,
-    images_path: str,
+    images: str | os.PathLike | np.ndarray,
     n_classes: int,
     device: str = "cpu",
     progress: Callable[[int], None] | None = None,
 ) -> JobResult:
-    """Train and predict one model (single-threaded on CPU)."""
+    """Train and predict one model (single-threaded on CPU) on ``images``: the path of an ``.npy`` file
+    (memory-mapped; the local workers) or the array itself (Ray's zero-copy object-store view)."""
     import torch
 
     from greyzone.model.train import background, channel_stats, fit, predict, to_tensor
@@ -87,7 +90,8 @@ def run_job(
     if device == "cpu":
         torch.set_num_threads(1)
     deterministic_torch(device)
-    images = np.load(images_path, mmap_mode="r")
+    if not isinstance(images, np.ndarray):
+        images = np.load(images, mmap_mode="r")
     weight = torch.tensor(job.class_weight, dtype=torch.float32) if job.class_weight is not None else None
     train_images = images[job.train_rows]
     size = job.size or ARCHITECTURES[job.architecture].native_size
@@ -138,15 +142,26 @@ def run_jobs(
     device: str = "cpu",
     workers: int | None = None,
     progress: Callable[[int], None] | None = None,
+    backend: str = "local",
+    ray_address: str | None = None,
 ) -> dict[str, JobResult]:
     """Run every job in ``workers`` fresh interpreters (``python -m greyzone.model.jobs``); results by name.
 
     ``device`` is a resolved device (:func:`greyzone.system.resolve_device`); on a GPU one worker runs all.
+    ``backend="ray"`` runs each job as a Ray task instead (:mod:`greyzone.model.ray_backend`; ``ray_address``
+    None starts a local Ray instance with ``workers`` CPUs), with the same results.
 
     Fresh interpreters rather than multiprocessing: fork after OpenMP has started can deadlock, and spawn
     re-imports the caller's ``__main__``, which breaks scripts without a ``__main__`` guard.
     ``progress`` receives trained-sample counts.
     """
+    check_option(backend, "backend", BACKENDS)
+    if backend == "ray":
+        from greyzone.model.ray_backend import run_ray_jobs
+
+        return run_ray_jobs(sorted(jobs, key=lambda j: -job_cost(j)), run_job,
+                            np.load(images_path, mmap_mode="r"), n_classes=n_classes, device=device,
+                            address=ray_address, num_cpus=workers or usable_cpus(), progress=progress)
     workers = 1 if device != "cpu" else min(workers or usable_cpus(), len(jobs))
     clean_stale_tempdirs()
     with tempfile.TemporaryDirectory(prefix=f"{TEMP_PREFIX}{os.getpid()}-") as tmp:
