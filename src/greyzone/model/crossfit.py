@@ -98,9 +98,9 @@ def crossfit(
 ) -> CrossFit:
     """Train K scorer fold models (each on all folds but one) and the embedder (all train rows) in parallel.
 
-    ``image_size``: the scorer's input size (default: its native size). ``progress`` receives trained-sample
-    counts, in total :func:`crossfit_work`. ``backend`` and ``ray_address``: :func:`~greyzone.model.jobs.run_jobs`
-    (the same outputs on either backend).
+    ``image_size``: the scorer's input size (default: its native size). ``progress`` receives
+    trained-sample counts, in total :func:`crossfit_work`. ``backend`` and ``ray_address``:
+    :func:`~greyzone.model.jobs.run_jobs` (the same outputs on either backend).
     """
     fold = fold_assignment(y_train, folds, seed)
     jobs = crossfit_jobs(images_path, train_rows, y_train, test_rows, fold, cfg=cfg, seed=seed, scorer=scorer,
