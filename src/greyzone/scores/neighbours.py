@@ -2,7 +2,8 @@
 
 ``embeddings`` is ``(N, D)`` real (the LeNet-5 84-d penultimate layer). Cosine geometry unless stated: rows
 are L2-normalised first; an all-zero row stays zero, so its cosine similarity to everything is 0 (distance 1).
-Neighbour search and k-means use FAISS (``faiss-cpu``) and never build an ``N x N`` matrix.
+Neighbour search and k-means use FAISS (``faiss-cpu``) and never build an ``N x N`` matrix, nor a float64
+copy of the whole ``(N, D)`` array: rows are normalised in chunks of ``CHUNK_ROWS`` into one float32 copy.
 """
 
 from __future__ import annotations
@@ -33,6 +34,15 @@ from greyzone.validation import (
 #: ``knn(..., exact=None)`` searches exactly up to this many samples and with an IVF index above it. Exact
 #: search costs ``N^2 * D`` multiply-adds: ~1 s for 20,000 x 84 on 2 cores, but ~15-30 s for 70,000 x 84.
 EXACT_MAX_N = 20_000
+#: Above this many samples the IVF index stores product-quantised codes scanned with FAISS's SIMD
+#: "fast-scan" kernels and re-ranks the candidates exactly (IVF-PQ + refine; see :func:`knn`). Below it,
+#: IVF-Flat (MNIST's 70,000 keep their results).
+PQ_MIN_N = 200_000
+#: IVF-PQ settings: lists scanned per query and candidates re-ranked exactly per neighbour wanted.
+PQ_NPROBE = 16
+PQ_K_FACTOR = 8
+#: Rows normalised at a time (bounds the float64 temporaries to CHUNK_ROWS x D).
+CHUNK_ROWS = 65_536
 
 METRICS = ("cosine", "euclidean")
 
@@ -63,18 +73,24 @@ def _faiss_threads(n_threads: int | None, n_samples: int) -> Iterator[Any]:
 
 
 def _unit_rows(x: np.ndarray) -> np.ndarray:
-    """L2-normalised float32 copy, computed in float64 with each row pre-scaled by its largest entry (so tiny
-    or huge vectors neither underflow nor overflow); all-zero rows stay zero."""
-    x = np.asarray(x, dtype=np.float64)
-    scale = np.abs(x).max(axis=1, keepdims=True)
-    x = x / np.where(scale > 0, scale, 1.0)
-    norms = np.linalg.norm(x, axis=1, keepdims=True)
-    return np.ascontiguousarray(x / np.where(norms > 0, norms, 1.0), dtype=np.float32)
+    """L2-normalised float32 copy, computed in float64 (``CHUNK_ROWS`` rows at a time) with each row
+    pre-scaled by its largest entry (so tiny or huge vectors neither underflow nor overflow); all-zero rows
+    stay zero."""
+    out = np.empty(x.shape, np.float32)
+    for start in range(0, len(x), CHUNK_ROWS):
+        c = np.asarray(x[start:start + CHUNK_ROWS], dtype=np.float64)
+        scale = np.abs(c).max(axis=1, keepdims=True)
+        c = c / np.where(scale > 0, scale, 1.0)
+        norms = np.linalg.norm(c, axis=1, keepdims=True)
+        out[start:start + CHUNK_ROWS] = c / np.where(norms > 0, norms, 1.0)
+    return out
 
 
 def _as_embeddings(embeddings: Any) -> np.ndarray:
-    """Finite float64 ``(N, D)``; cast to float32 (FAISS's type) only after normalising."""
-    return as_float_matrix(embeddings, "embeddings", dtype=np.float64)
+    """Finite ``(N, D)``: float32 input stays float32 (no float64 copy of a large array), anything else
+    becomes float64; cast to float32 (FAISS's type) only after normalising."""
+    dtype = np.float32 if getattr(embeddings, "dtype", None) == np.float32 else np.float64
+    return as_float_matrix(embeddings, "embeddings", dtype=dtype)
 
 
 def _optional_threads(n_threads: Any) -> int | None:
@@ -84,14 +100,36 @@ def _optional_threads(n_threads: Any) -> int | None:
 # ------------------------------------------------------------------------------------------------------ knn
 
 
+INDEX_KINDS = ("exact", "ivf-flat", "ivf-pq")
+
+
+def index_kind(n: int, d: int, *, exact: bool | None = None, exact_max_n: int = EXACT_MAX_N,
+               pq_min_n: int = PQ_MIN_N) -> str:
+    """The FAISS index :func:`knn` uses for ``n`` samples of ``d`` dimensions: ``"exact"`` when ``exact``
+    is True, or it is None and ``n <= exact_max_n``; else ``"ivf-pq"`` when ``n > pq_min_n`` and ``d`` has a
+    product-quantiser split (:func:`pq_subquantizers`), else ``"ivf-flat"``."""
+    if exact or (exact is None and n <= exact_max_n):
+        return "exact"
+    return "ivf-pq" if n > pq_min_n and pq_subquantizers(d) else "ivf-flat"
+
+
+def pq_subquantizers(d: int) -> int | None:
+    """Sub-vectors of the product quantiser for ``d`` dimensions: the largest divisor ``m <= d/2`` (2
+    dimensions per 4-bit code, 42 for 84-d), or None when that leaves more than 4 dimensions per code."""
+    m = next((m for m in range(max(1, d // 2), 0, -1) if d % m == 0), 1)
+    return m if 4 * m >= d else None
+
+
 def knn(
     embeddings: np.ndarray,
     *,
     k: int,
     metric: str = "cosine",
     exact: bool | None = None,
-    nprobe: int = 8,
+    nprobe: int | None = None,
     n_threads: int | None = None,
+    exact_max_n: int = EXACT_MAX_N,
+    pq_min_n: int = PQ_MIN_N,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The ``k`` nearest *other* samples of every sample.
 
@@ -103,14 +141,25 @@ def knn(
     neighbours are searched and the sample's own index is dropped (not "the first column"); if the sample is
     not among them (more than ``k`` duplicates tie at distance 0) the last one is dropped instead.
 
-    Search: exact (``faiss.IndexFlatIP`` on unit vectors / ``IndexFlatL2``) when ``exact`` is True, or when
-    it is None and ``N <= EXACT_MAX_N``; otherwise approximate with an inverted-file index (``IndexIVFFlat``,
-    ``round(2 sqrt N)`` lists trained by seeded k-means on at most 40 points per list, ``nprobe`` lists
-    scanned per query). Results are deterministic. The approximation can only miss neighbours, so distances
-    are >= the exact ones. Measured recall of the 11 nearest with the defaults: 0.95 on 70,000 MNIST LeNet-5
-    embeddings (mean error of the 3 nearest cosine distances 7e-4); ~1 on clustered low-dimensional data;
-    poor (~0.4) on structureless random vectors. Exact search of 70,000 x 84 needs ``N^2 D = 4e11``
-    multiply-adds (~15-30 s on 2 cores); IVF ~1.5 s.
+    The index is chosen by :func:`index_kind` (thresholds ``exact_max_n``, default ``EXACT_MAX_N`` = 20,000,
+    and ``pq_min_n``, default ``PQ_MIN_N`` = 200,000):
+
+    * ``"exact"``: ``faiss.IndexFlatIP`` on unit vectors / ``IndexFlatL2``; ``N^2 D`` multiply-adds (70,000
+      x 84: 4e11, ~15-30 s on 2 cores).
+    * ``"ivf-flat"``: ``IndexIVFFlat`` with ``nlist = round(2 sqrt N)`` lists trained by seeded k-means on at
+      most 40 points per list, ``nprobe`` (default 8) lists scanned per query. Measured recall of the 11
+      nearest: 0.95 on 70,000 MNIST LeNet-5 embeddings (mean error of the 3 nearest cosine distances 7e-4),
+      ~1 on clustered low-dimensional data, poor (~0.4) on structureless random vectors; ~1.5 s at 70,000.
+    * ``"ivf-pq"``: FAISS factory ``IVF{nlist},PQ{m}x4fs,RFlat`` (Euclidean on unit vectors for cosine,
+      same ranking): the same lists, each vector stored as ``m`` 4-bit codes (:func:`pq_subquantizers`)
+      scanned with SIMD fast-scan, ``nprobe`` (default ``PQ_NPROBE`` = 16) lists per query, and the
+      ``PQ_K_FACTOR * (k + 1)`` best candidates re-ranked with exact distances, so every returned distance is
+      exact. Recall of the 11 nearest, measured against exact search on a sample of queries, is printed by
+      ``benchmarks/bench_scale.py`` (0.9-0.99 on its synthetic 84-d data at 300,000-1,000,000; see the
+      README's performance section).
+
+    Results are deterministic. The approximations can only miss neighbours, so distances are >= the exact
+    ones. Queries run in blocks of ``CHUNK_ROWS`` (bounded temporaries).
 
     ``n_threads`` (default: one per ``SAMPLES_PER_THREAD`` samples, at most the CPUs this process may use)
     is set for FAISS during the call and restored.
@@ -124,43 +173,62 @@ def knn(
         raise ParameterError(f"embeddings must be within the float32 range for Euclidean search, got a "
                              f"largest |value| of {np.abs(x).max():.3g}; rescale them")
     exact = check_bool(exact, "exact", allow_none=True)
-    nprobe = check_positive_int(nprobe, "nprobe")
+    nprobe = None if nprobe is None else check_positive_int(nprobe, "nprobe")
     n_threads = _optional_threads(n_threads)
-    use_exact = (n <= EXACT_MAX_N) if exact is None else exact
-    return _knn_impl(x, k, metric, use_exact, nprobe, n_threads)
+    kind = index_kind(n, x.shape[1], exact=exact, exact_max_n=check_int(exact_max_n, "exact_max_n", low=0),
+                      pq_min_n=check_int(pq_min_n, "pq_min_n", low=0))
+    return _knn_impl(x, k, metric, kind, nprobe, n_threads)
+
+
+def _build_index(faiss: Any, x: np.ndarray, kind: str, cosine: bool, nprobe: int | None) -> Any:
+    """The trained and filled index of ``kind`` over ``x`` (float32; unit rows for cosine)."""
+    n, d = x.shape
+    if kind == "exact":
+        index = faiss.IndexFlatIP(d) if cosine else faiss.IndexFlatL2(d)
+    else:
+        nlist = max(1, min(n, round(2 * math.sqrt(n))))
+        if kind == "ivf-flat":
+            quantizer = faiss.IndexFlatIP(d) if cosine else faiss.IndexFlatL2(d)
+            metric = faiss.METRIC_INNER_PRODUCT if cosine else faiss.METRIC_L2
+            index = ivf = faiss.IndexIVFFlat(quantizer, d, nlist, metric)
+        else:  # L2 on unit vectors ranks like cosine; the refine stage holds the exact vectors
+            index = faiss.index_factory(d, f"IVF{nlist},PQ{pq_subquantizers(d)}x4fs,RFlat", faiss.METRIC_L2)
+            ivf = faiss.extract_index_ivf(index)
+            faiss.downcast_index(index).k_factor = PQ_K_FACTOR
+        ivf.cp.seed = 0
+        ivf.cp.niter = 10
+        ivf.cp.min_points_per_centroid = 1  # silences FAISS's "too few training points" warning
+        n_train = min(n, 40 * nlist)
+        train = np.sort(np.random.default_rng(0).choice(n, size=n_train, replace=False))
+        index.train(x[train])
+        ivf.nprobe = min(nprobe or (8 if kind == "ivf-flat" else PQ_NPROBE), nlist)
+    index.add(x)
+    return index
 
 
 def _knn_impl(
-    x: np.ndarray, k: int, metric: str, exact: bool, nprobe: int, n_threads: int | None
+    x: np.ndarray, k: int, metric: str, kind: str, nprobe: int | None, n_threads: int | None
 ) -> tuple[np.ndarray, np.ndarray]:
     cosine = metric == "cosine"
     x = _unit_rows(x) if cosine else np.ascontiguousarray(x, dtype=np.float32)
     n, d = x.shape
     with _faiss_threads(n_threads, n) as faiss:
-        faiss_metric = faiss.METRIC_INNER_PRODUCT if cosine else faiss.METRIC_L2
-
-        def flat() -> Any:
-            return faiss.IndexFlatIP(d) if cosine else faiss.IndexFlatL2(d)
-
-        if exact:
-            index = flat()
-        else:
-            nlist = max(1, min(n, round(2 * math.sqrt(n))))
-            index = faiss.IndexIVFFlat(flat(), d, nlist, faiss_metric)
-            index.cp.seed = 0
-            index.cp.niter = 10
-            index.cp.min_points_per_centroid = 1  # silences FAISS's "too few training points" warning
-            n_train = min(n, 40 * nlist)
-            train = np.sort(np.random.default_rng(0).choice(n, size=n_train, replace=False))
-            index.train(x[train])
-            index.nprobe = min(nprobe, nlist)
-        index.add(x)
-        scores, idx = index.search(x, k + 1)  # (N, k+1): similarities (IP) or squared distances (L2)
-        missing = (idx < 0).any(axis=1)  # IVF: fewer than k+1 candidates in the scanned lists
-        if missing.any():
-            exact_index = flat()
-            exact_index.add(x)
+        index = _build_index(faiss, x, kind, cosine, nprobe)
+        scores = np.empty((n, k + 1), np.float32)  # similarities (IP) or squared distances (L2)
+        idx = np.empty((n, k + 1), np.int64)
+        # equal blocks (none tiny: FAISS's flat search switches kernels below 20 queries); exact: one block
+        n_blocks = 1 if kind == "exact" else math.ceil(n / CHUNK_ROWS)
+        for block in np.array_split(np.arange(n), n_blocks):
+            lo, hi = block[0], block[-1] + 1
+            scores[lo:hi], idx[lo:hi] = index.search(x[lo:hi], k + 1)
+        missing = np.flatnonzero((idx < 0).any(axis=1))  # IVF: fewer than k+1 candidates in the lists
+        if len(missing):
+            exact_index = _build_index(faiss, x, "exact", cosine, None)
             scores[missing], idx[missing] = exact_index.search(x[missing], k + 1)
+            if kind == "ivf-pq" and cosine:  # the exact fallback gave similarities, not squared distances
+                scores[missing] = 2.0 - 2.0 * scores[missing]
+        if kind == "ivf-pq" and cosine:
+            scores = 1.0 - scores / 2.0  # ||a - b||^2 = 2 - 2 cos(a, b) for unit vectors
 
     is_self = idx == np.arange(n)[:, None]
     is_self[~is_self.any(axis=1), -1] = True  # self not found (k+ duplicates tie): drop the farthest
@@ -169,6 +237,35 @@ def _knn_impl(
     scores = scores[keep].reshape(n, k).astype(np.float64)
     dist = _cosine_distance(scores) if cosine else np.sqrt(np.maximum(scores, 0.0))
     return dist, idx
+
+
+def knn_to(base: np.ndarray, queries: np.ndarray, *, k: int, n_threads: int | None = None
+           ) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` nearest rows of ``base`` to each row of ``queries`` (cosine), as :func:`knn`'s
+    ``(distances, indices)`` (``(Q, k)``, indices into ``base``), with the index :func:`index_kind` picks
+    for ``len(base)``; queries run in blocks of ``CHUNK_ROWS``. Requires ``1 <= k <= len(base)``."""
+    b, q = _as_embeddings(base), _as_embeddings(queries)
+    if b.shape[1] != q.shape[1]:
+        raise ParameterError(f"queries must have the {b.shape[1]} columns of base, got {q.shape[1]}")
+    k = check_int(k, "k", low=1, high=len(b), note=f"base has {len(b)} rows")
+    kind = index_kind(len(b), b.shape[1])
+    b = _unit_rows(b)
+    with _faiss_threads(_optional_threads(n_threads), len(q)) as faiss:
+        index = _build_index(faiss, b, kind, True, None)
+        sim = np.empty((len(q), k), np.float32)
+        idx = np.empty((len(q), k), np.int64)
+        for lo in range(0, len(q), CHUNK_ROWS):
+            hi = lo + CHUNK_ROWS
+            sim[lo:hi], idx[lo:hi] = index.search(_unit_rows(q[lo:hi]), k)
+        missing = np.flatnonzero((idx < 0).any(axis=1))
+        if len(missing):
+            sim[missing], idx[missing] = _build_index(faiss, b, "exact", True, None).search(
+                _unit_rows(q[missing]), k)
+            if kind == "ivf-pq":
+                sim[missing] = 2.0 - 2.0 * sim[missing]
+    if kind == "ivf-pq":
+        sim = 1.0 - sim / 2.0
+    return _cosine_distance(sim), idx
 
 
 def _cosine_distance(similarity: np.ndarray) -> np.ndarray:
