@@ -171,8 +171,6 @@ def _open(root: Path):
 
 def recall(root: Path, *, n_queries: int = 1000, k: int = 10, seed: int = 0) -> float:
     """Share of the exact 10 nearest (cosine, same split) found in the stored graph, over seeded queries."""
-    from greyzone.store.workspace import Workspace
-
     ws = _open(root)
     emb = ws.arrays.load("embeddings")
     split = ws.samples().split.to_numpy()
@@ -264,7 +262,8 @@ def _print_table(rows: dict[int, dict], stages: list[str], args: argparse.Namesp
     growth = 300_000 in rows and 1_000_000 in rows
     print(head + (" | 300k→1M: s" if growth else ""))
     for stage in stages:
-        line = f"{stage:13s}" + "".join(f" | {rows[n][stage][0]:12.1f} {rows[n][stage][1]:8.2f}" for n in sizes)
+        line = f"{stage:13s}" + "".join(f" | {rows[n][stage][0]:12.1f} {rows[n][stage][1]:8.2f}"
+                                        for n in sizes)
         if growth:
             line += f" | {rows[1_000_000][stage][0] / max(rows[300_000][stage][0], 1e-9):9.2f}x"
         print(line)

@@ -341,7 +341,9 @@ def _record_proposals(ws: Workspace, table: pd.DataFrame, run_id: int, policy: s
         eff = ws.decisions.in_force(source="auto")
         now = {int(s): (a, int(lb) if a == "relabel" else -1)
                for s, a, lb in zip(eff.sid, eff.action, eff.label, strict=True) if a != "keep"}
-        want = {int(s): (str(a), int(lb)) for s, a, lb in zip(sids, action, suggested, strict=True) if a}
+        on = np.flatnonzero(action != "")  # proposals only: no Python loop over every sample
+        want = {int(s): (str(a), int(lb))
+                for s, a, lb in zip(sids[on], action[on], suggested[on], strict=True)}
         changed = {s: p for s, p in want.items() if now.get(s) != p}
         if new_idk := sorted(s for s, (a, _) in changed.items() if a == "idk"):
             ws.decisions.append(new_idk, "idk", reason=policy, **author)
