@@ -12,7 +12,8 @@ import pytest
 from greyzone.projections import umap_2d
 from greyzone.scores import knn, representativeness
 from greyzone.scores.duplicates import find_duplicates, near_neighbours
-from greyzone.scores.neighbours import index_kind, knn_to, pq_subquantizers
+from greyzone.scores.faiss_index import index_kind, pq_subquantizers
+from greyzone.scores.neighbours import knn_to
 from greyzone.store.workspace import write_parquet
 
 

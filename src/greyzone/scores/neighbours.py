@@ -3,20 +3,27 @@
 ``embeddings`` is ``(N, D)`` real (the LeNet-5 84-d penultimate layer). Cosine geometry unless stated: rows
 are L2-normalised first; an all-zero row stays zero, so its cosine similarity to everything is 0 (distance 1).
 Neighbour search and k-means use FAISS (``faiss-cpu``) and never build an ``N x N`` matrix, nor a float64
-copy of the whole ``(N, D)`` array: rows are normalised in chunks of ``CHUNK_ROWS`` into one float32 copy.
+copy of the whole ``(N, D)`` array; the index is chosen by size (:mod:`greyzone.scores.faiss_index`).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from greyzone.errors import ParameterError, ParameterTypeError
-from greyzone.system import usable_cpus
+from greyzone.scores.faiss_index import (
+    CHUNK_ROWS,
+    EXACT_MAX_N,
+    PQ_MIN_N,
+    build_index,
+    faiss_threads,
+    index_kind,
+    unit_rows,
+)
 from greyzone.validation import (
     as_float_matrix,
     as_int_array,
@@ -31,19 +38,6 @@ from greyzone.validation import (
     check_shape,
 )
 
-#: ``knn(..., exact=None)`` searches exactly up to this many samples and with an IVF index above it. Exact
-#: search costs ``N^2 * D`` multiply-adds: ~1 s for 20,000 x 84 on 2 cores, but ~15-30 s for 70,000 x 84.
-EXACT_MAX_N = 20_000
-#: Above this many samples the IVF index stores product-quantised codes scanned with FAISS's SIMD
-#: "fast-scan" kernels and re-ranks the candidates exactly (IVF-PQ + refine; see :func:`knn`). Below it,
-#: IVF-Flat (MNIST's 70,000 keep their results).
-PQ_MIN_N = 200_000
-#: IVF-PQ settings: lists scanned per query and candidates re-ranked exactly per neighbour wanted.
-PQ_NPROBE = 16
-PQ_K_FACTOR = 8
-#: Rows normalised at a time (bounds the float64 temporaries to CHUNK_ROWS x D).
-CHUNK_ROWS = 65_536
-
 METRICS = ("cosine", "euclidean")
 
 #: Cosine distances below this are float32 rounding (unit-vector dot products over ~100 dims) and become 0.
@@ -51,39 +45,6 @@ COSINE_EPS = 1e-6
 
 #: FiftyOne Brain's uniqueness weights for the 3 nearest neighbours.
 DEFAULT_WEIGHTS = (0.6, 0.3, 0.1)
-
-#: Default FAISS threads: one per this many samples, up to the usable CPUs. Small problems run on one
-#: thread: OpenMP's per-region overhead dominates them, badly so on a busy machine (k-means on 2,000 points
-#: took 1.5 s on 2 contended threads and 0.02 s on one).
-SAMPLES_PER_THREAD = 5_000
-
-
-@contextmanager
-def _faiss_threads(n_threads: int | None, n_samples: int) -> Iterator[Any]:
-    """Import faiss and run with ``n_threads`` OpenMP threads (default: one per ``SAMPLES_PER_THREAD``
-    samples, at most the usable CPUs), restoring the previous setting afterwards."""
-    import faiss
-
-    previous = faiss.omp_get_max_threads()
-    faiss.omp_set_num_threads(n_threads or max(1, min(usable_cpus(), n_samples // SAMPLES_PER_THREAD)))
-    try:
-        yield faiss
-    finally:
-        faiss.omp_set_num_threads(previous)
-
-
-def _unit_rows(x: np.ndarray) -> np.ndarray:
-    """L2-normalised float32 copy, computed in float64 (``CHUNK_ROWS`` rows at a time) with each row
-    pre-scaled by its largest entry (so tiny or huge vectors neither underflow nor overflow); all-zero rows
-    stay zero."""
-    out = np.empty(x.shape, np.float32)
-    for start in range(0, len(x), CHUNK_ROWS):
-        c = np.asarray(x[start:start + CHUNK_ROWS], dtype=np.float64)
-        scale = np.abs(c).max(axis=1, keepdims=True)
-        c = c / np.where(scale > 0, scale, 1.0)
-        norms = np.linalg.norm(c, axis=1, keepdims=True)
-        out[start:start + CHUNK_ROWS] = c / np.where(norms > 0, norms, 1.0)
-    return out
 
 
 def _as_embeddings(embeddings: Any) -> np.ndarray:
@@ -98,26 +59,6 @@ def _optional_threads(n_threads: Any) -> int | None:
 
 
 # ------------------------------------------------------------------------------------------------------ knn
-
-
-INDEX_KINDS = ("exact", "ivf-flat", "ivf-pq")
-
-
-def index_kind(n: int, d: int, *, exact: bool | None = None, exact_max_n: int = EXACT_MAX_N,
-               pq_min_n: int = PQ_MIN_N) -> str:
-    """The FAISS index :func:`knn` uses for ``n`` samples of ``d`` dimensions: ``"exact"`` when ``exact``
-    is True, or it is None and ``n <= exact_max_n``; else ``"ivf-pq"`` when ``n > pq_min_n`` and ``d`` has a
-    product-quantiser split (:func:`pq_subquantizers`), else ``"ivf-flat"``."""
-    if exact or (exact is None and n <= exact_max_n):
-        return "exact"
-    return "ivf-pq" if n > pq_min_n and pq_subquantizers(d) else "ivf-flat"
-
-
-def pq_subquantizers(d: int) -> int | None:
-    """Sub-vectors of the product quantiser for ``d`` dimensions: the largest divisor ``m <= d/2`` (2
-    dimensions per 4-bit code, 42 for 84-d), or None when that leaves more than 4 dimensions per code."""
-    m = next((m for m in range(max(1, d // 2), 0, -1) if d % m == 0), 1)
-    return m if 4 * m >= d else None
 
 
 def knn(
@@ -180,40 +121,14 @@ def knn(
     return _knn_impl(x, k, metric, kind, nprobe, n_threads)
 
 
-def _build_index(faiss: Any, x: np.ndarray, kind: str, cosine: bool, nprobe: int | None) -> Any:
-    """The trained and filled index of ``kind`` over ``x`` (float32; unit rows for cosine)."""
-    n, d = x.shape
-    if kind == "exact":
-        index = faiss.IndexFlatIP(d) if cosine else faiss.IndexFlatL2(d)
-    else:
-        nlist = max(1, min(n, round(2 * math.sqrt(n))))
-        if kind == "ivf-flat":
-            quantizer = faiss.IndexFlatIP(d) if cosine else faiss.IndexFlatL2(d)
-            metric = faiss.METRIC_INNER_PRODUCT if cosine else faiss.METRIC_L2
-            index = ivf = faiss.IndexIVFFlat(quantizer, d, nlist, metric)
-        else:  # L2 on unit vectors ranks like cosine; the refine stage holds the exact vectors
-            index = faiss.index_factory(d, f"IVF{nlist},PQ{pq_subquantizers(d)}x4fs,RFlat", faiss.METRIC_L2)
-            ivf = faiss.extract_index_ivf(index)
-            faiss.downcast_index(index).k_factor = PQ_K_FACTOR
-        ivf.cp.seed = 0
-        ivf.cp.niter = 10
-        ivf.cp.min_points_per_centroid = 1  # silences FAISS's "too few training points" warning
-        n_train = min(n, 40 * nlist)
-        train = np.sort(np.random.default_rng(0).choice(n, size=n_train, replace=False))
-        index.train(x[train])
-        ivf.nprobe = min(nprobe or (8 if kind == "ivf-flat" else PQ_NPROBE), nlist)
-    index.add(x)
-    return index
-
-
 def _knn_impl(
     x: np.ndarray, k: int, metric: str, kind: str, nprobe: int | None, n_threads: int | None
 ) -> tuple[np.ndarray, np.ndarray]:
     cosine = metric == "cosine"
-    x = _unit_rows(x) if cosine else np.ascontiguousarray(x, dtype=np.float32)
+    x = unit_rows(x) if cosine else np.ascontiguousarray(x, dtype=np.float32)
     n, d = x.shape
-    with _faiss_threads(n_threads, n) as faiss:
-        index = _build_index(faiss, x, kind, cosine, nprobe)
+    with faiss_threads(n_threads, n) as faiss:
+        index = build_index(faiss, x, kind, cosine, nprobe)
         scores = np.empty((n, k + 1), np.float32)  # similarities (IP) or squared distances (L2)
         idx = np.empty((n, k + 1), np.int64)
         # equal blocks (none tiny: FAISS's flat search switches kernels below 20 queries); exact: one block
@@ -223,7 +138,7 @@ def _knn_impl(
             scores[lo:hi], idx[lo:hi] = index.search(x[lo:hi], k + 1)
         missing = np.flatnonzero((idx < 0).any(axis=1))  # IVF: fewer than k+1 candidates in the lists
         if len(missing):
-            exact_index = _build_index(faiss, x, "exact", cosine, None)
+            exact_index = build_index(faiss, x, "exact", cosine, None)
             scores[missing], idx[missing] = exact_index.search(x[missing], k + 1)
             if kind == "ivf-pq" and cosine:  # the exact fallback gave similarities, not squared distances
                 scores[missing] = 2.0 - 2.0 * scores[missing]
@@ -249,18 +164,18 @@ def knn_to(base: np.ndarray, queries: np.ndarray, *, k: int, n_threads: int | No
         raise ParameterError(f"queries must have the {b.shape[1]} columns of base, got {q.shape[1]}")
     k = check_int(k, "k", low=1, high=len(b), note=f"base has {len(b)} rows")
     kind = index_kind(len(b), b.shape[1])
-    b = _unit_rows(b)
-    with _faiss_threads(_optional_threads(n_threads), len(q)) as faiss:
-        index = _build_index(faiss, b, kind, True, None)
+    b = unit_rows(b)
+    with faiss_threads(_optional_threads(n_threads), len(q)) as faiss:
+        index = build_index(faiss, b, kind, True, None)
         sim = np.empty((len(q), k), np.float32)
         idx = np.empty((len(q), k), np.int64)
         for lo in range(0, len(q), CHUNK_ROWS):
             hi = lo + CHUNK_ROWS
-            sim[lo:hi], idx[lo:hi] = index.search(_unit_rows(q[lo:hi]), k)
+            sim[lo:hi], idx[lo:hi] = index.search(unit_rows(q[lo:hi]), k)
         missing = np.flatnonzero((idx < 0).any(axis=1))
         if len(missing):
-            sim[missing], idx[missing] = _build_index(faiss, b, "exact", True, None).search(
-                _unit_rows(q[missing]), k)
+            sim[missing], idx[missing] = build_index(faiss, b, "exact", True, None).search(
+                unit_rows(q[missing]), k)
             if kind == "ivf-pq":
                 sim[missing] = 2.0 - 2.0 * sim[missing]
     if kind == "ivf-pq":
@@ -388,14 +303,14 @@ def representativeness(
 def _representativeness_impl(
     x: np.ndarray, n_clusters: int, normalize: str, seed: int, n_iter: int, n_threads: int | None
 ) -> np.ndarray:
-    x = _unit_rows(x)
+    x = unit_rows(x)
     n, d = x.shape
     # one thread by default: the k-means trains on <= 256 points per centre, and its many short parallel
     # loops ran 4-6x slower on 2 threads than on one whenever the machine had other load
-    with _faiss_threads(n_threads or 1, n) as faiss:
+    with faiss_threads(n_threads or 1, n) as faiss:
         km = faiss.Kmeans(d, n_clusters, niter=n_iter, seed=seed, spherical=True, min_points_per_centroid=1)
         km.train(x)
-        centres = _unit_rows(km.centroids)
+        centres = unit_rows(km.centroids)
         index = faiss.IndexFlatIP(d)
         index.add(centres)
         sim, nearest = index.search(x, 1)  # (N, 1)
