@@ -16,7 +16,8 @@ import numpy as np
 from greyzone.system import usable_cpus
 
 #: ``greyzone.scores.knn(..., exact=None)`` searches exactly up to this many samples and with an IVF index
-#: above it. Exact search costs ``N^2 * D`` multiply-adds: ~1 s for 20,000 x 84 on 2 cores, but ~15-30 s for 70,000 x 84.
+#: above it. Exact search costs ``N^2 * D`` multiply-adds: ~1 s for 20,000 x 84 on 2 cores, but ~15-30 s
+#: for 70,000 x 84.
 EXACT_MAX_N = 20_000
 #: Above this many samples the IVF index stores product-quantised codes scanned with FAISS's SIMD
 #: "fast-scan" kernels and re-ranks the candidates exactly (IVF-PQ + refine; see
