@@ -28,6 +28,8 @@ PQ_NPROBE = 16
 PQ_K_FACTOR = 8
 #: Rows normalised at a time (bounds the float64 temporaries to CHUNK_ROWS x D).
 CHUNK_ROWS = 65_536
+#: Queries per FAISS search call (bounds its per-query temporaries; up to this many in one call, as before).
+SEARCH_BLOCK = 250_000
 
 #: Default FAISS threads: one per this many samples, up to the usable CPUs. Small problems run on one
 #: thread: OpenMP's per-region overhead dominates them, badly so on a busy machine (k-means on 2,000 points

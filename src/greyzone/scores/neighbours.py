@@ -19,6 +19,7 @@ from greyzone.scores.faiss_index import (
     CHUNK_ROWS,
     EXACT_MAX_N,
     PQ_MIN_N,
+    SEARCH_BLOCK,
     build_index,
     faiss_threads,
     index_kind,
@@ -100,7 +101,7 @@ def knn(
       README's performance section).
 
     Results are deterministic. The approximations can only miss neighbours, so distances are >= the exact
-    ones. Queries run in blocks of ``CHUNK_ROWS`` (bounded temporaries).
+    ones. Queries run in blocks of at most ``SEARCH_BLOCK`` (bounded temporaries).
 
     ``n_threads`` (default: one per ``SAMPLES_PER_THREAD`` samples, at most the CPUs this process may use)
     is set for FAISS during the call and restored.
@@ -132,7 +133,7 @@ def _knn_impl(
         scores = np.empty((n, k + 1), np.float32)  # similarities (IP) or squared distances (L2)
         idx = np.empty((n, k + 1), np.int64)
         # equal blocks (none tiny: FAISS's flat search switches kernels below 20 queries); exact: one block
-        n_blocks = 1 if kind == "exact" else math.ceil(n / CHUNK_ROWS)
+        n_blocks = 1 if kind == "exact" else math.ceil(n / SEARCH_BLOCK)
         for block in np.array_split(np.arange(n), n_blocks):
             lo, hi = block[0], block[-1] + 1
             scores[lo:hi], idx[lo:hi] = index.search(x[lo:hi], k + 1)
