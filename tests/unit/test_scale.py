@@ -14,6 +14,7 @@ from greyzone.scores import knn, representativeness
 from greyzone.scores.duplicates import find_duplicates, near_neighbours
 from greyzone.scores.faiss_index import index_kind, pq_subquantizers
 from greyzone.scores.neighbours import knn_to
+from greyzone.scores.table import split_neighbours
 from greyzone.store.workspace import write_parquet
 
 
@@ -112,10 +113,15 @@ def test_near_neighbours_reuse_a_single_split_graph_and_search_across_splits():
     d, i = near_neighbours(x, np.array(["train"] * 2000), within)
     np.testing.assert_array_equal(i, within[1][:, :3])
     split = np.array(["train"] * 1500 + ["test"] * 500)
-    d2, i2 = near_neighbours(x, split, within)  # two splits: searched over all rows
-    np.testing.assert_array_equal(i2, knn(x, k=3)[1])
+    nb = split_neighbours(x, split)
+    # two splits: each split's rows searched against the other split, merged with the within-split graph
+    d2, i2 = near_neighbours(x, split, (nb.distances, nb.indices))
+    d_all, i_all = knn(x, k=3)
+    np.testing.assert_array_equal(i2, i_all)
+    np.testing.assert_allclose(d2, d_all, atol=1e-6)
+    assert (split[i2] != split[:, None]).any()  # some nearest neighbours do lie in the other split
     dups = find_duplicates(x, neighbours=(d2, i2))
-    assert dups.threshold == find_duplicates(x).threshold
+    assert dups.threshold == pytest.approx(find_duplicates(x).threshold, rel=1e-4)
 
 
 def test_score_table_parquet_in_row_groups_round_trips(tmp_path):
