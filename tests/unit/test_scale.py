@@ -114,8 +114,7 @@ def test_near_neighbours_reuse_a_single_split_graph_and_search_across_splits():
     np.testing.assert_array_equal(i, within[1][:, :3])
     split = np.array(["train"] * 1500 + ["test"] * 500)
     nb = split_neighbours(x, split)
-    # two splits: each split's rows searched against the other split, merged with the within-split graph
-    d2, i2 = near_neighbours(x, split, (nb.distances, nb.indices))
+    d2, i2 = near_neighbours(x, split, (nb.distances, nb.indices))  # two splits: searched over all rows
     d_all, i_all = knn(x, k=3)
     np.testing.assert_array_equal(i2, i_all)
     np.testing.assert_allclose(d2, d_all, atol=1e-6)

@@ -111,42 +111,21 @@ def near_neighbours(embeddings: np.ndarray, split: np.ndarray | None = None,
                     within: tuple[np.ndarray, np.ndarray] | None = None, *, k: int = NEAR_K
                     ) -> tuple[np.ndarray, np.ndarray]:
     """The ``k`` nearest other rows over *all* splits, as :func:`greyzone.scores.knn` ``(distances,
-    indices)``.
-
-    Without ``within``: one search over all rows. With ``within`` (the within-split graph of ``split``, e.g.
-    :func:`greyzone.scores.table.split_neighbours`'s (distances, indices), at least ``k`` columns where the
-    split is large enough): with one split it already is the graph (its first ``k`` columns); with several,
-    each split's rows are searched only against the *other* splits' rows
-    (:func:`greyzone.scores.neighbours.knn_to`) and the ``k`` nearest of both lists are kept (ties: the
-    within-split neighbour first). At 1,000,000 samples in a 6:1 train/test split that searches
-    ``857k x 143k + 143k x 857k`` pairs' worth of lists instead of ``1M x 1M``.
-    """
+    indices)``. With a single split, ``within`` (a within-split graph, e.g.
+    :func:`greyzone.scores.table.split_neighbours`'s, at least ``k`` columns) already is that graph and its
+    first columns are returned instead of a second search (at 1,000,000 samples a search costs about a
+    minute). With several splits, one search over all rows: searching each split only against the others
+    and merging with ``within`` was measured slower at 1,000,000 (139 s vs 122 s for the neighbours stage,
+    ``benchmarks/bench_scale.py``), as the small split's base gets an IVF-Flat index that the large split's
+    queries scan slowly."""
     from greyzone.scores import knn
-    from greyzone.scores.neighbours import knn_to
 
     n = len(embeddings)
     k = min(check_int(k, "k", low=1), n - 1)
-    emb = as_float_matrix(embeddings, "embeddings", dtype=np.float32)
-    if within is None or split is None:
-        return knn(emb, k=k)
-    split = np.asarray(split, dtype=object)
-    names = list(dict.fromkeys(split.tolist()))
-    w_dist = np.asarray(within[0], np.float64)[:, :k]
-    w_idx = np.asarray(within[1], np.int64)[:, :k]
-    if len(names) == 1 and w_idx.shape[1] == k and (w_idx >= 0).all():
-        return w_dist, w_idx
-    dist = np.full((n, 2 * k), np.inf)
-    idx = np.full((n, 2 * k), -1, np.int64)
-    dist[:, :w_dist.shape[1]] = np.where(w_idx >= 0, w_dist, np.inf)
-    idx[:, :w_idx.shape[1]] = w_idx
-    for name in names:
-        rows, others = np.flatnonzero(split == name), np.flatnonzero(split != name)
-        if len(others):
-            kk = min(k, len(others))
-            d, i = knn_to(emb[others], emb[rows], k=kk)
-            dist[rows, k:k + kk], idx[rows, k:k + kk] = d, others[i]
-    order = np.argsort(dist, axis=1, kind="stable")[:, :k]
-    return np.take_along_axis(dist, order, 1), np.take_along_axis(idx, order, 1)
+    one_split = split is None or len(np.unique(np.asarray(split, dtype=object))) <= 1
+    if within is not None and one_split and np.asarray(within[1]).shape[1] >= k:
+        return np.asarray(within[0])[:, :k], np.asarray(within[1])[:, :k]
+    return knn(as_float_matrix(embeddings, "embeddings", dtype=np.float32), k=k)
 
 
 def find_duplicates(embeddings: np.ndarray | None, *, images: np.ndarray | None = None, k: int = NEAR_K,
