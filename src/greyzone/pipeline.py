@@ -23,9 +23,9 @@ from greyzone.store.layout import Layout
 from greyzone.store.lock import workspace_lock
 from greyzone.store.workspace import Workspace, make_root
 
-STAGE_VERSION = {"train": 5, "neighbours": 1, "project": 3}
+STAGE_VERSION = {"train": 5, "neighbours": 2, "project": 3}
 TRAIN_ARRAYS = ["probs", "logits", "fold", "embeddings", "dyn_p_label", "dyn_margin", "full_model_probs"]
-NEIGHBOUR_ARRAYS = ["knn_indices", "knn_distances"]
+NEIGHBOUR_ARRAYS = ["knn_indices", "knn_distances", "near_indices", "near_distances"]
 VERSIONED_PACKAGES = ("greyzone", "torch", "numpy", "scikit-learn", "umap-learn", "cleanlab", "faiss-cpu",
                       "pandas")
 
@@ -268,12 +268,20 @@ def _train_embedder(ws: Workspace, cfg: RunConfig, device: str) -> tuple[np.ndar
 
 
 def save_neighbours(ws: Workspace) -> None:
-    """Compute and store the within-split kNN graph of the embeddings (``knn_indices``, ``knn_distances``)."""
+    """Compute and store the within-split kNN graph of the embeddings (``knn_indices``, ``knn_distances``)
+    and the all-splits graph of the near-duplicate search (``near_indices``, ``near_distances``; the first
+    columns of the former when there is one split)."""
+    from greyzone.scores.duplicates import near_neighbours
     from greyzone.scores.table import split_neighbours
 
-    nb = split_neighbours(ws.arrays.load("embeddings", mmap=False), ws.samples().split.to_numpy())
+    emb, split = ws.arrays.load("embeddings", mmap=False), ws.samples().split.to_numpy()
+    nb = split_neighbours(emb, split)
     ws.arrays.save("knn_indices", nb.indices)
     ws.arrays.save("knn_distances", nb.distances)
+    near_dist, near_idx = (near_neighbours(emb, split, (nb.distances, nb.indices)) if len(emb) > 1
+                           else (np.empty((len(emb), 0)), np.empty((len(emb), 0), np.int64)))
+    ws.arrays.save("near_indices", near_idx)
+    ws.arrays.save("near_distances", near_dist)
 
 
 def _project(ws: Workspace, cfg: RunConfig, rep: Reporter) -> None:
@@ -305,6 +313,7 @@ def workspace_score_table(ws: Workspace, *, idk_cap: float, random_state: int, e
         a.load("probs", mmap=False), samples.label.to_numpy(), a.load("embeddings", mmap=False),
         split=samples.split.to_numpy(), index=samples["index"].to_numpy(),
         neighbours=Neighbours(a.load("knn_indices", mmap=False), a.load("knn_distances", mmap=False)),
+        near=(a.load("near_distances"), a.load("near_indices")) if a.has("near_indices") else None,
         dyn_p_label=a.load("dyn_p_label", mmap=False) if a.has("dyn_p_label") else None,  # none for given
         dyn_margin=a.load("dyn_margin", mmap=False) if a.has("dyn_margin") else None,  # outputs
         projections={"pca": a.load("pca"), "umap": a.load("umap")}, images=ws.images(),
@@ -344,7 +353,9 @@ def _record_proposals(ws: Workspace, table: pd.DataFrame, run_id: int, policy: s
         eff = ws.decisions.in_force(source="auto")
         now = {int(s): (a, int(lb) if a == "relabel" else -1)
                for s, a, lb in zip(eff.sid, eff.action, eff.label, strict=True) if a != "keep"}
-        want = {int(s): (str(a), int(lb)) for s, a, lb in zip(sids, action, suggested, strict=True) if a}
+        on = np.flatnonzero(action != "")  # proposals only: no Python loop over every sample
+        want = {int(s): (str(a), int(lb))
+                for s, a, lb in zip(sids[on], action[on], suggested[on], strict=True)}
         changed = {s: p for s, p in want.items() if now.get(s) != p}
         if new_idk := sorted(s for s, (a, _) in changed.items() if a == "idk"):
             ws.decisions.append(new_idk, "idk", reason=policy, **author)

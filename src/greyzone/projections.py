@@ -6,6 +6,10 @@ greyzone's FAISS search (:func:`greyzone.scores.knn`) and is handed to umap-lear
 instead of letting it run NNDescent. numba's compiled code is cached on disk (``NUMBA_CACHE_DIR``, default
 ``~/.cache/greyzone/numba``, set before umap-learn is first imported) so only the first run on a machine pays
 the compilation. :func:`neighbour_preservation` measures how well a map keeps the neighbourhoods.
+
+Above ``UMAP_MAX_FIT`` samples (100,000) UMAP is fitted on a seeded sample of that many rows and every other
+row is placed at the weighted mean of the map positions of its ``n_neighbors`` nearest sampled rows (see
+:func:`umap_2d`); at or below it the map is unchanged. PCA is fitted on all rows (a covariance of ``D x D``).
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from greyzone.validation import as_float_matrix, check_option, check_positive_int
+from greyzone.validation import as_float_matrix, check_int, check_option, check_positive_int
 
 #: Optimisation epochs of the default map. umap-learn's own default is 200 above 10,000 samples (500 below);
 #: measured on 70,000 LeNet-5 embeddings, 100 epochs keep the same share of 84-d neighbours as 200 (see
@@ -24,6 +28,11 @@ from greyzone.validation import as_float_matrix, check_option, check_positive_in
 N_EPOCHS = 100
 
 KNN_SOURCES = ("faiss", "nndescent")
+
+#: UMAP is fitted on at most this many samples (a seeded sample above it; the rest are placed). umap-learn's
+#: layout runs single-threaded when seeded: ~90 s for 70,000 samples on 2 cores, so all of 1,000,000 would
+#: take ~25 min.
+UMAP_MAX_FIT = 100_000
 
 #: greyzone 0.1.0's UMAP: umap-learn's own NNDescent kNN and its default epoch count (PCA init as today).
 UMAP_0_1_0 = {"knn": "nndescent", "n_epochs": None}
@@ -62,8 +71,17 @@ def umap_2d(
     n_epochs: int | None = N_EPOCHS,
     knn: str = "faiss",
     random_state: int = 0,
+    max_fit: int | None = UMAP_MAX_FIT,
 ) -> np.ndarray:
     """(N, 2) float32 UMAP layout with cosine metric; reproducible for a given ``random_state``.
+
+    ``max_fit`` (None: no limit): above this many rows, the map is fitted on ``max_fit`` rows drawn without
+    replacement by ``numpy.random.default_rng(random_state)`` (then sorted), and each other row ``i`` is
+    placed at ``sum_j w_ij y_j / sum_j w_ij`` over its ``n_neighbors`` nearest sampled rows ``j`` (cosine,
+    :func:`greyzone.scores.neighbours.knn_to`), with UMAP-style membership weights ``w_ij = exp(-(d_ij -
+    d_i1) / s_i)``, ``d_i1`` the nearest distance and ``s_i`` the row's mean of ``d_ij - d_i1`` (umap-learn's
+    ``transform`` starts from the same kind of weighted mean; it then runs more epochs, and it is not
+    available with a precomputed kNN graph). At or below ``max_fit`` rows nothing changes.
 
     ``knn``: ``"faiss"`` hands umap-learn :func:`umap_knn`'s graph; ``"nndescent"`` lets umap-learn search
     (greyzone 0.1.0). ``n_epochs``: ``None`` is umap-learn's default (200 above 10,000 samples, else 500).
@@ -75,6 +93,9 @@ def umap_2d(
     if n_epochs is not None:
         n_epochs = check_positive_int(n_epochs, "n_epochs")
     n_neighbors = min(check_positive_int(n_neighbors, "n_neighbors"), len(x) - 1)
+    if max_fit is not None and len(x) > check_int(max_fit, "max_fit", low=n_neighbors + 2):
+        return _umap_sampled(x, max_fit, n_neighbors=n_neighbors, min_dist=min_dist, n_epochs=n_epochs,
+                             knn=knn, random_state=random_state)
     umap = _import_umap()
     precomputed = umap_knn(x, n_neighbors=n_neighbors) if knn == "faiss" else (None, None, None)
     reducer = umap.UMAP(
@@ -92,6 +113,25 @@ def umap_2d(
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*knn_search_index.*")  # no transform() needed
         return reducer.fit_transform(x).astype(np.float32)
+
+
+def _umap_sampled(x: np.ndarray, max_fit: int, *, n_neighbors: int, random_state: int, **kwargs
+                  ) -> np.ndarray:
+    """:func:`umap_2d` above ``max_fit`` rows: fit on a seeded sample, place the rest (see there)."""
+    from greyzone.scores.neighbours import CHUNK_ROWS, knn_to
+
+    fit = np.sort(np.random.default_rng(random_state).choice(len(x), size=max_fit, replace=False))
+    rest = np.setdiff1d(np.arange(len(x)), fit)
+    out = np.empty((len(x), 2), np.float32)
+    y_fit = umap_2d(x[fit], n_neighbors=n_neighbors, random_state=random_state, max_fit=None, **kwargs)
+    out[fit] = y_fit
+    dist, idx = knn_to(x[fit], x[rest], k=n_neighbors)
+    for lo in range(0, len(rest), CHUNK_ROWS):
+        d, i = dist[lo:lo + CHUNK_ROWS], idx[lo:lo + CHUNK_ROWS]
+        gap = d - d[:, :1]
+        w = np.exp(-gap / np.maximum(gap.mean(axis=1, keepdims=True), 1e-12))  # (B, k), 1 for the nearest
+        out[rest[lo:lo + CHUNK_ROWS]] = (np.einsum("bk,bkc->bc", w, y_fit[i]) / w.sum(1, keepdims=True))
+    return out
 
 
 def _import_umap():

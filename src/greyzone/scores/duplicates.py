@@ -107,11 +107,33 @@ def near_threshold(nn_distances: np.ndarray, *, factor: float = NEAR_FACTOR) -> 
     return float(factor * np.median(d)) if len(d) else float("nan")
 
 
-def find_duplicates(embeddings: np.ndarray | None, *, images: np.ndarray | None = None, k: int = NEAR_K,
-                    factor: float = NEAR_FACTOR) -> Duplicates:
-    """Exact (``images``) and near (``embeddings``, cosine) duplicate pairs over all rows; see the module
-    doc. Either input may be None (then that kind is not searched)."""
+def near_neighbours(embeddings: np.ndarray, split: np.ndarray | None = None,
+                    within: tuple[np.ndarray, np.ndarray] | None = None, *, k: int = NEAR_K
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` nearest other rows over *all* splits, as :func:`greyzone.scores.knn` ``(distances,
+    indices)``. With a single split, ``within`` (a within-split graph, e.g.
+    :func:`greyzone.scores.table.split_neighbours`'s, at least ``k`` columns) already is that graph and its
+    first columns are returned instead of a second search (at 1,000,000 samples a search costs about a
+    minute). With several splits, one search over all rows: searching each split only against the others
+    and merging with ``within`` was measured slower at 1,000,000 (139 s vs 122 s for the neighbours stage,
+    ``benchmarks/bench_scale.py``), as the small split's base gets an IVF-Flat index that the large split's
+    queries scan slowly."""
     from greyzone.scores import knn
+
+    n = len(embeddings)
+    k = min(check_int(k, "k", low=1), n - 1)
+    one_split = split is None or len(np.unique(np.asarray(split, dtype=object))) <= 1
+    if within is not None and one_split and np.asarray(within[1]).shape[1] >= k:
+        return np.asarray(within[0])[:, :k], np.asarray(within[1])[:, :k]
+    return knn(as_float_matrix(embeddings, "embeddings", dtype=np.float32), k=k)
+
+
+def find_duplicates(embeddings: np.ndarray | None, *, images: np.ndarray | None = None, k: int = NEAR_K,
+                    factor: float = NEAR_FACTOR, neighbours: tuple[np.ndarray, np.ndarray] | None = None
+                    ) -> Duplicates:
+    """Exact (``images``) and near (``embeddings``, cosine) duplicate pairs over all rows; see the module
+    doc. Either input may be None (then that kind is not searched). ``neighbours``: the rows' nearest
+    neighbours over all rows, precomputed (:func:`near_neighbours`, at least ``min(k, N - 1)`` columns)."""
 
     n = len(embeddings) if embeddings is not None else len(images) if images is not None else 0
     a, b = [np.empty(0, np.int64)], [np.empty(0, np.int64)]
@@ -124,9 +146,9 @@ def find_duplicates(embeddings: np.ndarray | None, *, images: np.ndarray | None 
         b.append(group[same])
     threshold = float("nan")
     if embeddings is not None and n > 1:
-        emb = as_float_matrix(embeddings, "embeddings", dtype=np.float32)
-        k = check_int(k, "k", low=1)
-        dist, idx = knn(emb, k=min(k, n - 1))
+        k = min(check_int(k, "k", low=1), n - 1)
+        dist, idx = near_neighbours(embeddings, k=k) if neighbours is None else neighbours
+        dist, idx = np.asarray(dist)[:, :k], np.asarray(idx)[:, :k]
         threshold = near_threshold(dist[:, 0], factor=factor)
         close = dist <= threshold
         a.append(np.repeat(np.arange(n), close.sum(1)))

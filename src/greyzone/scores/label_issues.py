@@ -57,6 +57,11 @@ def label_issues(
     are fine (cleanlab warns that it may miss issues in classes with too few examples, e.g. at ``N = 30``).
     ``n_jobs`` is cleanlab's process count; the default 1 avoids forking a process that holds torch/OpenMP
     threads (cleanlab's results do not depend on it).
+
+    Not chunked: confident learning's per-class thresholds and its estimate of the noise matrix come from
+    all rows together, so ``find_label_issues`` needs the whole ``probs``; that is only ``N x C`` floats
+    (80 MB as float64 for 1,000,000 x 10), and its time grows linearly in ``N``
+    (``benchmarks/bench_scale.py``'s ``scores`` stage includes it).
     """
     p, y = as_probs_labels(probs, labels)
     check_option(filter_by, "filter_by", FILTERS)

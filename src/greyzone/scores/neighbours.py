@@ -2,20 +2,29 @@
 
 ``embeddings`` is ``(N, D)`` real (the LeNet-5 84-d penultimate layer). Cosine geometry unless stated: rows
 are L2-normalised first; an all-zero row stays zero, so its cosine similarity to everything is 0 (distance 1).
-Neighbour search and k-means use FAISS (``faiss-cpu``) and never build an ``N x N`` matrix.
+Neighbour search and k-means use FAISS (``faiss-cpu``) and never build an ``N x N`` matrix, nor a float64
+copy of the whole ``(N, D)`` array; the index is chosen by size (:mod:`greyzone.scores.faiss_index`).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from greyzone.errors import ParameterError, ParameterTypeError
-from greyzone.system import usable_cpus
+from greyzone.scores.faiss_index import (
+    CHUNK_ROWS,
+    EXACT_MAX_N,
+    PQ_MIN_N,
+    SEARCH_BLOCK,
+    build_index,
+    faiss_threads,
+    index_kind,
+    unit_rows,
+)
 from greyzone.validation import (
     as_float_matrix,
     as_int_array,
@@ -30,10 +39,6 @@ from greyzone.validation import (
     check_shape,
 )
 
-#: ``knn(..., exact=None)`` searches exactly up to this many samples and with an IVF index above it. Exact
-#: search costs ``N^2 * D`` multiply-adds: ~1 s for 20,000 x 84 on 2 cores, but ~15-30 s for 70,000 x 84.
-EXACT_MAX_N = 20_000
-
 METRICS = ("cosine", "euclidean")
 
 #: Cosine distances below this are float32 rounding (unit-vector dot products over ~100 dims) and become 0.
@@ -42,39 +47,12 @@ COSINE_EPS = 1e-6
 #: FiftyOne Brain's uniqueness weights for the 3 nearest neighbours.
 DEFAULT_WEIGHTS = (0.6, 0.3, 0.1)
 
-#: Default FAISS threads: one per this many samples, up to the usable CPUs. Small problems run on one
-#: thread: OpenMP's per-region overhead dominates them, badly so on a busy machine (k-means on 2,000 points
-#: took 1.5 s on 2 contended threads and 0.02 s on one).
-SAMPLES_PER_THREAD = 5_000
-
-
-@contextmanager
-def _faiss_threads(n_threads: int | None, n_samples: int) -> Iterator[Any]:
-    """Import faiss and run with ``n_threads`` OpenMP threads (default: one per ``SAMPLES_PER_THREAD``
-    samples, at most the usable CPUs), restoring the previous setting afterwards."""
-    import faiss
-
-    previous = faiss.omp_get_max_threads()
-    faiss.omp_set_num_threads(n_threads or max(1, min(usable_cpus(), n_samples // SAMPLES_PER_THREAD)))
-    try:
-        yield faiss
-    finally:
-        faiss.omp_set_num_threads(previous)
-
-
-def _unit_rows(x: np.ndarray) -> np.ndarray:
-    """L2-normalised float32 copy, computed in float64 with each row pre-scaled by its largest entry (so tiny
-    or huge vectors neither underflow nor overflow); all-zero rows stay zero."""
-    x = np.asarray(x, dtype=np.float64)
-    scale = np.abs(x).max(axis=1, keepdims=True)
-    x = x / np.where(scale > 0, scale, 1.0)
-    norms = np.linalg.norm(x, axis=1, keepdims=True)
-    return np.ascontiguousarray(x / np.where(norms > 0, norms, 1.0), dtype=np.float32)
-
 
 def _as_embeddings(embeddings: Any) -> np.ndarray:
-    """Finite float64 ``(N, D)``; cast to float32 (FAISS's type) only after normalising."""
-    return as_float_matrix(embeddings, "embeddings", dtype=np.float64)
+    """Finite ``(N, D)``: float32 input stays float32 (no float64 copy of a large array), anything else
+    becomes float64; cast to float32 (FAISS's type) only after normalising."""
+    dtype = np.float32 if getattr(embeddings, "dtype", None) == np.float32 else np.float64
+    return as_float_matrix(embeddings, "embeddings", dtype=dtype)
 
 
 def _optional_threads(n_threads: Any) -> int | None:
@@ -90,8 +68,10 @@ def knn(
     k: int,
     metric: str = "cosine",
     exact: bool | None = None,
-    nprobe: int = 8,
+    nprobe: int | None = None,
     n_threads: int | None = None,
+    exact_max_n: int = EXACT_MAX_N,
+    pq_min_n: int = PQ_MIN_N,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The ``k`` nearest *other* samples of every sample.
 
@@ -103,14 +83,26 @@ def knn(
     neighbours are searched and the sample's own index is dropped (not "the first column"); if the sample is
     not among them (more than ``k`` duplicates tie at distance 0) the last one is dropped instead.
 
-    Search: exact (``faiss.IndexFlatIP`` on unit vectors / ``IndexFlatL2``) when ``exact`` is True, or when
-    it is None and ``N <= EXACT_MAX_N``; otherwise approximate with an inverted-file index (``IndexIVFFlat``,
-    ``round(2 sqrt N)`` lists trained by seeded k-means on at most 40 points per list, ``nprobe`` lists
-    scanned per query). Results are deterministic. The approximation can only miss neighbours, so distances
-    are >= the exact ones. Measured recall of the 11 nearest with the defaults: 0.95 on 70,000 MNIST LeNet-5
-    embeddings (mean error of the 3 nearest cosine distances 7e-4); ~1 on clustered low-dimensional data;
-    poor (~0.4) on structureless random vectors. Exact search of 70,000 x 84 needs ``N^2 D = 4e11``
-    multiply-adds (~15-30 s on 2 cores); IVF ~1.5 s.
+    The index is chosen by :func:`index_kind` (thresholds ``exact_max_n``, default ``EXACT_MAX_N`` = 20,000,
+    and ``pq_min_n``, default ``PQ_MIN_N`` = 200,000):
+
+    * ``"exact"``: ``faiss.IndexFlatIP`` on unit vectors / ``IndexFlatL2``; ``N^2 D`` multiply-adds (70,000
+      x 84: 4e11, ~15-30 s on 2 cores).
+    * ``"ivf-flat"``: ``IndexIVFFlat`` with ``nlist = round(2 sqrt N)`` lists trained by seeded k-means on at
+      most 40 points per list, ``nprobe`` (default 8) lists scanned per query. Measured recall of the 11
+      nearest: 0.95 on 70,000 MNIST LeNet-5 embeddings (mean error of the 3 nearest cosine distances 7e-4),
+      ~1 on clustered low-dimensional data, poor (~0.4) on structureless random vectors; ~1.5 s at 70,000.
+    * ``"ivf-pq"``: FAISS factory ``IVF{nlist},PQ{m}x4fs,RFlat`` (Euclidean on unit vectors for cosine,
+      same ranking): the same lists, each vector stored as ``m`` 4-bit codes (:func:`pq_subquantizers`)
+      scanned with SIMD fast-scan, ``nprobe`` (default ``PQ_NPROBE`` = 16) lists per query, and the
+      ``PQ_K_FACTOR * (k + 1)`` best candidates re-ranked with exact distances, so every returned distance is
+      exact. Recall of the 10 nearest other samples against exact search (1,000 seeded queries of the train
+      split, ``benchmarks/bench_scale.py``'s synthetic 84-d embeddings, 6/7 train): 0.980 with IVF-Flat at
+      100,000 samples, 0.976 with IVF-PQ at 300,000 and 0.955 at 1,000,000 (stage time 34 s and 122 s on
+      2 busy cores, within-split plus all-splits search).
+
+    Results are deterministic. The approximations can only miss neighbours, so distances are >= the exact
+    ones. Queries run in blocks of at most ``SEARCH_BLOCK`` (bounded temporaries).
 
     ``n_threads`` (default: one per ``SAMPLES_PER_THREAD`` samples, at most the CPUs this process may use)
     is set for FAISS during the call and restored.
@@ -124,43 +116,36 @@ def knn(
         raise ParameterError(f"embeddings must be within the float32 range for Euclidean search, got a "
                              f"largest |value| of {np.abs(x).max():.3g}; rescale them")
     exact = check_bool(exact, "exact", allow_none=True)
-    nprobe = check_positive_int(nprobe, "nprobe")
+    nprobe = None if nprobe is None else check_positive_int(nprobe, "nprobe")
     n_threads = _optional_threads(n_threads)
-    use_exact = (n <= EXACT_MAX_N) if exact is None else exact
-    return _knn_impl(x, k, metric, use_exact, nprobe, n_threads)
+    kind = index_kind(n, x.shape[1], exact=exact, exact_max_n=check_int(exact_max_n, "exact_max_n", low=0),
+                      pq_min_n=check_int(pq_min_n, "pq_min_n", low=0))
+    return _knn_impl(x, k, metric, kind, nprobe, n_threads)
 
 
 def _knn_impl(
-    x: np.ndarray, k: int, metric: str, exact: bool, nprobe: int, n_threads: int | None
+    x: np.ndarray, k: int, metric: str, kind: str, nprobe: int | None, n_threads: int | None
 ) -> tuple[np.ndarray, np.ndarray]:
     cosine = metric == "cosine"
-    x = _unit_rows(x) if cosine else np.ascontiguousarray(x, dtype=np.float32)
+    x = unit_rows(x) if cosine else np.ascontiguousarray(x, dtype=np.float32)
     n, d = x.shape
-    with _faiss_threads(n_threads, n) as faiss:
-        faiss_metric = faiss.METRIC_INNER_PRODUCT if cosine else faiss.METRIC_L2
-
-        def flat() -> Any:
-            return faiss.IndexFlatIP(d) if cosine else faiss.IndexFlatL2(d)
-
-        if exact:
-            index = flat()
-        else:
-            nlist = max(1, min(n, round(2 * math.sqrt(n))))
-            index = faiss.IndexIVFFlat(flat(), d, nlist, faiss_metric)
-            index.cp.seed = 0
-            index.cp.niter = 10
-            index.cp.min_points_per_centroid = 1  # silences FAISS's "too few training points" warning
-            n_train = min(n, 40 * nlist)
-            train = np.sort(np.random.default_rng(0).choice(n, size=n_train, replace=False))
-            index.train(x[train])
-            index.nprobe = min(nprobe, nlist)
-        index.add(x)
-        scores, idx = index.search(x, k + 1)  # (N, k+1): similarities (IP) or squared distances (L2)
-        missing = (idx < 0).any(axis=1)  # IVF: fewer than k+1 candidates in the scanned lists
-        if missing.any():
-            exact_index = flat()
-            exact_index.add(x)
+    with faiss_threads(n_threads, n) as faiss:
+        index = build_index(faiss, x, kind, cosine, nprobe)
+        scores = np.empty((n, k + 1), np.float32)  # similarities (IP) or squared distances (L2)
+        idx = np.empty((n, k + 1), np.int64)
+        # equal blocks (none tiny: FAISS's flat search switches kernels below 20 queries); exact: one block
+        n_blocks = 1 if kind == "exact" else math.ceil(n / SEARCH_BLOCK)
+        for block in np.array_split(np.arange(n), n_blocks):
+            lo, hi = block[0], block[-1] + 1
+            scores[lo:hi], idx[lo:hi] = index.search(x[lo:hi], k + 1)
+        missing = np.flatnonzero((idx < 0).any(axis=1))  # IVF: fewer than k+1 candidates in the lists
+        if len(missing):
+            exact_index = build_index(faiss, x, "exact", cosine, None)
             scores[missing], idx[missing] = exact_index.search(x[missing], k + 1)
+            if kind == "ivf-pq" and cosine:  # the exact fallback gave similarities, not squared distances
+                scores[missing] = 2.0 - 2.0 * scores[missing]
+        if kind == "ivf-pq" and cosine:
+            scores = 1.0 - scores / 2.0  # ||a - b||^2 = 2 - 2 cos(a, b) for unit vectors
 
     is_self = idx == np.arange(n)[:, None]
     is_self[~is_self.any(axis=1), -1] = True  # self not found (k+ duplicates tie): drop the farthest
@@ -169,6 +154,35 @@ def _knn_impl(
     scores = scores[keep].reshape(n, k).astype(np.float64)
     dist = _cosine_distance(scores) if cosine else np.sqrt(np.maximum(scores, 0.0))
     return dist, idx
+
+
+def knn_to(base: np.ndarray, queries: np.ndarray, *, k: int, n_threads: int | None = None
+           ) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` nearest rows of ``base`` to each row of ``queries`` (cosine), as :func:`knn`'s
+    ``(distances, indices)`` (``(Q, k)``, indices into ``base``), with the index :func:`index_kind` picks
+    for ``len(base)``; queries run in blocks of ``CHUNK_ROWS``. Requires ``1 <= k <= len(base)``."""
+    b, q = _as_embeddings(base), _as_embeddings(queries)
+    if b.shape[1] != q.shape[1]:
+        raise ParameterError(f"queries must have the {b.shape[1]} columns of base, got {q.shape[1]}")
+    k = check_int(k, "k", low=1, high=len(b), note=f"base has {len(b)} rows")
+    kind = index_kind(len(b), b.shape[1])
+    b = unit_rows(b)
+    with faiss_threads(_optional_threads(n_threads), len(q)) as faiss:
+        index = build_index(faiss, b, kind, True, None)
+        sim = np.empty((len(q), k), np.float32)
+        idx = np.empty((len(q), k), np.int64)
+        for lo in range(0, len(q), CHUNK_ROWS):
+            hi = lo + CHUNK_ROWS
+            sim[lo:hi], idx[lo:hi] = index.search(unit_rows(q[lo:hi]), k)
+        missing = np.flatnonzero((idx < 0).any(axis=1))
+        if len(missing):
+            sim[missing], idx[missing] = build_index(faiss, b, "exact", True, None).search(
+                unit_rows(q[missing]), k)
+            if kind == "ivf-pq":
+                sim[missing] = 2.0 - 2.0 * sim[missing]
+    if kind == "ivf-pq":
+        sim = 1.0 - sim / 2.0
+    return _cosine_distance(sim), idx
 
 
 def _cosine_distance(similarity: np.ndarray) -> np.ndarray:
@@ -291,14 +305,14 @@ def representativeness(
 def _representativeness_impl(
     x: np.ndarray, n_clusters: int, normalize: str, seed: int, n_iter: int, n_threads: int | None
 ) -> np.ndarray:
-    x = _unit_rows(x)
+    x = unit_rows(x)
     n, d = x.shape
     # one thread by default: the k-means trains on <= 256 points per centre, and its many short parallel
     # loops ran 4-6x slower on 2 threads than on one whenever the machine had other load
-    with _faiss_threads(n_threads or 1, n) as faiss:
+    with faiss_threads(n_threads or 1, n) as faiss:
         km = faiss.Kmeans(d, n_clusters, niter=n_iter, seed=seed, spherical=True, min_points_per_centroid=1)
         km.train(x)
-        centres = _unit_rows(km.centroids)
+        centres = unit_rows(km.centroids)
         index = faiss.IndexFlatIP(d)
         index.add(centres)
         sim, nearest = index.search(x, 1)  # (N, 1)

@@ -58,6 +58,7 @@ def score_table(
     split: np.ndarray | None = None,
     index: np.ndarray | None = None,
     neighbours: Neighbours | None = None,
+    near: tuple[np.ndarray, np.ndarray] | None = None,
     dyn_p_label: np.ndarray | None = None,
     dyn_margin: np.ndarray | None = None,
     projections: dict[str, np.ndarray] | None = None,
@@ -77,11 +78,12 @@ def score_table(
     :func:`greyzone.scores.idk.idk_proposed`; ``entropy_weight``: see :func:`greyzone.scores.idk.idk_score`.
     ``duplicate_of`` and ``cross_split_duplicate`` come from
     :func:`greyzone.scores.duplicates.find_duplicates` over all splits (exact ones only when ``images``
-    (N, H, W) or (N, H, W, 3) are given); ``table.attrs["duplicates"]`` holds the near-duplicate threshold
-    and the counts.
+    (N, H, W) or (N, H, W, 3) are given; ``near``: their all-splits kNN graph, default
+    :func:`greyzone.scores.duplicates.near_neighbours`); ``table.attrs["duplicates"]`` holds the
+    near-duplicate threshold and the counts.
     """
     from greyzone import scores as S
-    from greyzone.scores.duplicates import find_duplicates
+    from greyzone.scores.duplicates import find_duplicates, near_neighbours
     from greyzone.scores.idk import idk_proposed, idk_score, proposed_action
 
     n = len(labels)
@@ -127,7 +129,9 @@ def score_table(
                 f"(--idk-cap {idk_cap}) keeps the {int(df['idk_proposed'].sum())} most doubtful")
         parts.append(df)
     table = pd.concat(parts, ignore_index=True).sort_values("sid", ignore_index=True)
-    dups = find_duplicates(embeddings, images=images)
+    if near is None:
+        near = near_neighbours(embeddings, split, (neighbours.distances, neighbours.indices))
+    dups = find_duplicates(embeddings, images=images, neighbours=near)
     table["duplicate_of"], table["cross_split_duplicate"] = dups.columns(split, np.asarray(index))
     found = {"near_threshold": round(dups.threshold, 6), **dups.counts(split)}
     if found["samples_with_duplicates"]:

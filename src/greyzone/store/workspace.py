@@ -26,6 +26,8 @@ from greyzone.store.layout import Layout
 from greyzone.store.runs import RunLog, StageCache, utc_now
 
 FORMAT_VERSION = "1"
+#: Rows per Parquet row group and per block of SQLite inserts of the score table.
+ROW_GROUP = 100_000
 IDK_NAME = "IDK"
 
 
@@ -235,13 +237,17 @@ class Workspace:
             return "INTEGER" if dtype.kind in "iub" else "REAL" if dtype.kind == "f" else "TEXT"
 
         cols = ", ".join(f'"{c}" {sql_type(scores[c].dtype)}' for c in scores.columns)
-        rows = scores.astype(object).where(scores.notna(), None).itertuples(index=False, name=None)
+        insert = f"INSERT INTO scores VALUES ({', '.join('?' * len(scores.columns))})"
         with self.db.transaction() as con:  # pandas' to_sql would commit on its own, so insert by hand
             con.execute("DROP TABLE IF EXISTS scores")
             con.execute(f"CREATE TABLE scores ({cols})")
-            con.executemany(f"INSERT INTO scores VALUES ({', '.join('?' * len(scores.columns))})", rows)
+            for lo in range(0, len(scores), ROW_GROUP):  # Python rows for one block at a time
+                block = scores.iloc[lo:lo + ROW_GROUP]
+                # NaN binds as NULL in SQLite; tolist() gives plain Python values
+                con.executemany(insert, zip(*(block[c].to_numpy().tolist() for c in block.columns),
+                                            strict=True))
         with atomic_path(self.layout.scores) as tmp:
-            scores.to_parquet(tmp, index=False)
+            write_parquet(scores, tmp)
 
     def scores(self) -> pd.DataFrame:
         if not self.layout.scores.is_file():
@@ -251,6 +257,21 @@ class Workspace:
         except Exception as e:  # pyarrow raises ArrowInvalid, OSError, ... for a damaged file
             raise CorruptFileError(f"{self.layout.scores}: damaged score table ({type(e).__name__}: {e}); "
                                    f"re-run 'greyzone run' on this workspace to rewrite it") from e
+
+
+def write_parquet(table: pd.DataFrame, path: Path, *, row_group: int | None = None) -> None:
+    """``table`` (no index) as Parquet in row groups of ``row_group`` rows (default ``ROW_GROUP``),
+    converted to Arrow one group at a time (no whole-table Arrow copy)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    row_group = row_group or ROW_GROUP
+    table = table.reset_index(drop=True)
+    schema = pa.Schema.from_pandas(table.iloc[:row_group], preserve_index=False)
+    with pq.ParquetWriter(path, schema) as writer:
+        for lo in range(0, max(len(table), 1), row_group):
+            writer.write_table(pa.Table.from_pandas(table.iloc[lo:lo + row_group], schema=schema,
+                                                    preserve_index=False), row_group_size=row_group)
 
 
 def make_root(root: Path) -> None:
