@@ -25,8 +25,9 @@ _STATS_CHUNK = 4096  # images per chunk of channel_stats (bounded float64 memory
 
 
 def _image_channels(images: np.ndarray) -> int:
-    """1 for grey (N, H, W), 3 for RGB (N, H, W, 3) images. Private stand-in for
-    ``greyzone.sources.dataset.image_channels`` until the colour data branch is merged."""
+    """1 for grey (N, H, W), 3 for RGB (N, H, W, 3) images. A private stand-in for the colour data branch's
+    ``greyzone.validation.image_channels`` (re-exported by ``greyzone.sources.dataset``): use that once
+    merged."""
     if images.ndim == 3:
         return 1
     if images.ndim == 4 and images.shape[-1] == 3:
@@ -65,7 +66,7 @@ def to_tensor(images: np.ndarray, size: int, mean: Sequence[float], std: Sequenc
     """(N, H, W) grey or (N, H, W, 3) RGB uint8 → (N, C, size, size) float32 ``(x / 255 − μ_c) / σ_c``;
     resized (bilinear, antialiased) only when ``(H, W) != (size, size)``."""
     x = torch.from_numpy(np.asarray(images, dtype=np.float32)).div_(255.0)  # a writable copy
-    x = x.unsqueeze(1) if _image_channels(images) == 1 else x.permute(0, 3, 1, 2).contiguous()  # (N, C, H, W)
+    x = x.unsqueeze(1) if _image_channels(images) == 1 else x.permute(0, 3, 1, 2)  # (N, C, H, W), no copy
     if x.shape[-2:] != (size, size):
         x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
     m = torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1)
