@@ -89,7 +89,7 @@ def run_pipeline(cfg: RunConfig, *, dataset: Dataset | None = None, pred_probs: 
 
 def _channels(dataset: Dataset) -> int:
     """Channels of the dataset's images: 1 grey, 3 RGB."""
-    # TODO(colourdata merge): greyzone.sources.dataset.image_channels, which needs no torch import
+    # TODO(colourdata merge): greyzone.validation.image_channels, which needs no torch import
     from greyzone.model.train import _image_channels
 
     return _image_channels(dataset.splits["train"].images)

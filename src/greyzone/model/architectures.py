@@ -127,7 +127,9 @@ ARCHITECTURES: dict[str, Architecture] = {
     # OOD .830 → .861 at entropy weight 0.75) for 67% more fold-training time; see README "IDK policy"
     "cnn": Architecture("cnn", SmallCNN, Recipe(epochs=5, batch_size=128, lr=3e-3, schedule="onecycle",
                                                 shift=2, tta=True), native_size=28),
-    "resnet": Architecture("resnet", SmallResNet, Recipe(epochs=8, batch_size=128, lr=3e-3,
+    # 10 epochs: on a coloured Fashion-MNIST (6,000 train / 2,000 test images, 32×32, random foreground and
+    # background colours; seed 0) test accuracy was .78 after 6 epochs and .84 after 10 (the cnn: .82 after 5)
+    "resnet": Architecture("resnet", SmallResNet, Recipe(epochs=10, batch_size=128, lr=3e-3,
                                                          schedule="onecycle", shift=4, tta=True),
                            native_size=32),
 }

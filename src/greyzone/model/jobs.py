@@ -59,9 +59,10 @@ TEMP_PREFIX = "greyzone-train-"
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 #: Relative single-threaded training cost per sample and epoch at the native size, used only to balance
-#: workers. Measured once on this project's 2-core machine (6,000 MNIST images, one epoch, one thread):
-#: LeNet-5 2.7k samples/s, the CNN 3.4k samples/s.
-COST_PER_SAMPLE = {"lenet5": 4, "cnn": 3, "resnet": 10}
+#: workers. Measured on this project's 2-core machine (6,000 images, one epoch, one thread): LeNet-5 2.7k
+#: samples/s and the CNN 3.4k on MNIST; the ResNet 0.68k on 32×32 RGB, 4.0× the CNN's time in the same run
+#: (``benchmarks/bench_architectures.py``: lenet5 2,341, cnn 2,722, resnet 677 samples/s).
+COST_PER_SAMPLE = {"lenet5": 4, "cnn": 3, "resnet": 12}
 
 
 @dataclass

@@ -25,8 +25,9 @@ _STATS_CHUNK = 4096  # images per chunk of channel_stats (bounded float64 memory
 
 
 def _image_channels(images: np.ndarray) -> int:
-    """1 for grey (N, H, W), 3 for RGB (N, H, W, 3) images. Private stand-in for
-    ``greyzone.sources.dataset.image_channels`` until the colour data branch is merged."""
+    """1 for grey (N, H, W), 3 for RGB (N, H, W, 3) images. A private stand-in for the colour data branch's
+    ``greyzone.validation.image_channels`` (re-exported by ``greyzone.sources.dataset``): use that once
+    merged."""
     if images.ndim == 3:
         return 1
     if images.ndim == 4 and images.shape[-1] == 3:
@@ -65,7 +66,7 @@ def to_tensor(images: np.ndarray, size: int, mean: Sequence[float], std: Sequenc
     """(N, H, W) grey or (N, H, W, 3) RGB uint8 → (N, C, size, size) float32 ``(x / 255 − μ_c) / σ_c``;
     resized (bilinear, antialiased) only when ``(H, W) != (size, size)``."""
     x = torch.from_numpy(np.asarray(images, dtype=np.float32)).div_(255.0)  # a writable copy
-    x = x.unsqueeze(1) if _image_channels(images) == 1 else x.permute(0, 3, 1, 2).contiguous()  # (N, C, H, W)
+    x = x.unsqueeze(1) if _image_channels(images) == 1 else x.permute(0, 3, 1, 2)  # (N, C, H, W), no copy
     if x.shape[-2:] != (size, size):
         x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
     m = torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1)
@@ -74,12 +75,12 @@ def to_tensor(images: np.ndarray, size: int, mean: Sequence[float], std: Sequenc
 
 
 def shift_batch(x: torch.Tensor, dy: torch.Tensor, dx: torch.Tensor, pad: int,
-                fill: Sequence[float]) -> torch.Tensor:
+                fill: Sequence[float] | torch.Tensor) -> torch.Tensor:
     """Translate each image of ``x`` (B, C, H, W) by integer ``(dy[b], dx[b])`` in ``[−pad, pad]`` pixels,
     filling channel c with ``fill[c]`` (:func:`background`; exact: no interpolation)."""
     b, c, h, w = x.shape
-    padded = torch.tensor(fill, dtype=x.dtype, device=x.device).view(1, 1, 1, c).repeat(b, h + 2 * pad,
-                                                                                        w + 2 * pad, 1)
+    fill = torch.as_tensor(fill, dtype=x.dtype, device=x.device)  # no copy when already there
+    padded = fill.view(1, 1, 1, c).repeat(b, h + 2 * pad, w + 2 * pad, 1)
     padded[:, pad : pad + h, pad : pad + w] = x.permute(0, 2, 3, 1)  # (B, H + 2p, W + 2p, C)
     rows = (torch.arange(h, device=x.device)[None, :] + pad - dy[:, None])[:, :, None]  # (B, H, 1)
     cols = (torch.arange(w, device=x.device)[None, :] + pad - dx[:, None])[:, None, :]  # (B, 1, W)
@@ -111,6 +112,7 @@ def fit(
     """Train ``architecture`` with Adam on standardised inputs ``x`` (N, C, S, S) on ``x.device``; ``fill``:
     the standardised black per channel (:func:`background`) that random shifts pad with."""
     device = x.device
+    fill = torch.tensor(fill, dtype=x.dtype, device=device)  # once, not per batch
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     # channels-last activations: 1.22x faster single-threaded LeNet-5 steps on this CPU (same numbers to 5e-6)
@@ -171,6 +173,7 @@ def predict(
     """
     if tta and len(fill) != x.shape[1]:
         raise ValueError(f"tta needs one fill value per channel ({x.shape[1]}), got {len(fill)}")
+    fill = torch.tensor(fill, dtype=x.dtype, device=x.device)
     model.eval()
     logits, embs = [], []
     for start in range(0, len(x), batch_size):
