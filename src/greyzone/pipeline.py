@@ -67,7 +67,7 @@ def run_pipeline(cfg: RunConfig, *, dataset: Dataset | None = None, pred_probs: 
         check_embedder_choice(cfg.embedder, outputs)
         dataset = dataset.head(cfg.limit)
         dataset.check_trainable(cfg.folds)
-        cfg = cfg.resolved(_channels(dataset))  # scorer "auto" → the one for these images, as recorded
+        cfg = cfg.resolved(dataset.channels)  # scorer "auto" → the one for these images, as recorded
         for note in dataset.notes:
             rep.log(f"load: {note}")
         layout = Layout(cfg.workspace)
@@ -85,14 +85,6 @@ def run_pipeline(cfg: RunConfig, *, dataset: Dataset | None = None, pred_probs: 
             raise
         ws.runs.finish(run_id, timings=rep.timings, metrics=metrics)
     return ws
-
-
-def _channels(dataset: Dataset) -> int:
-    """Channels of the dataset's images: 1 grey, 3 RGB."""
-    # TODO(colourdata merge): greyzone.validation.image_channels, which needs no torch import
-    from greyzone.model.train import _image_channels
-
-    return _image_channels(dataset.splits["train"].images)
 
 
 def head_rows(dataset: Dataset, limit: int | None) -> np.ndarray:

@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from greyzone.model.architectures import ARCHITECTURES, Recipe
+from greyzone.validation import image_channels
 
 TTA_SHIFTS = ((0, 0), (1, 0), (-1, 0), (0, 1), (0, -1))  # (dy, dx) pixels
 Progress = Callable[[int], None]
@@ -24,23 +25,12 @@ Stats = tuple[tuple[float, ...], tuple[float, ...]]  # (mean, std) per channel, 
 _STATS_CHUNK = 4096  # images per chunk of channel_stats (bounded float64 memory)
 
 
-def _image_channels(images: np.ndarray) -> int:
-    """1 for grey (N, H, W), 3 for RGB (N, H, W, 3) images. A private stand-in for the colour data branch's
-    ``greyzone.validation.image_channels`` (re-exported by ``greyzone.sources.dataset``): use that once
-    merged."""
-    if images.ndim == 3:
-        return 1
-    if images.ndim == 4 and images.shape[-1] == 3:
-        return 3
-    raise ValueError(f"images must be (N, H, W) grey or (N, H, W, 3) RGB, got shape {images.shape}")
-
-
 def channel_stats(images: np.ndarray) -> Stats:
     """Per-channel mean and (population) standard deviation of the pixels of ``images`` (N, H, W) or
     (N, H, W, 3) uint8, on [0, 1]: ``μ_c = Σ x / n``, ``σ_c = sqrt(Σ (x − μ_c)² / n)`` over every pixel of
     channel c. Computed exactly from the 256-bin histogram of each channel (integer counts, then float64):
     deterministic, and fast. MNIST's train split gives 0.1307 and 0.3081."""
-    c = _image_channels(images)
+    c = image_channels(images)
     if images.size == 0:
         raise ValueError("channel_stats needs at least one image")
     counts = np.zeros((c, 256), np.int64)
@@ -66,7 +56,7 @@ def to_tensor(images: np.ndarray, size: int, mean: Sequence[float], std: Sequenc
     """(N, H, W) grey or (N, H, W, 3) RGB uint8 → (N, C, size, size) float32 ``(x / 255 − μ_c) / σ_c``;
     resized (bilinear, antialiased) only when ``(H, W) != (size, size)``."""
     x = torch.from_numpy(np.asarray(images, dtype=np.float32)).div_(255.0)  # a writable copy
-    x = x.unsqueeze(1) if _image_channels(images) == 1 else x.permute(0, 3, 1, 2)  # (N, C, H, W), no copy
+    x = x.unsqueeze(1) if image_channels(images) == 1 else x.permute(0, 3, 1, 2)  # (N, C, H, W), no copy
     if x.shape[-2:] != (size, size):
         x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
     m = torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1)
