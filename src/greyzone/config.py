@@ -99,7 +99,10 @@ class RunConfig:
     image_size: int | None = setting(
         None, f"Working size (pixels, square) the scorer's inputs are resized to, {IMAGE_SIZE_RANGE[0]} to "
         f"{IMAGE_SIZE_RANGE[1]} (default: the scorer's native size, 28 for cnn and lenet5, 32 for resnet); "
-        f"the images themselves are kept as they are. The embedder uses its own native size.")
+        f"the images themselves are kept as they are, except that an image folder or Hugging Face dataset of "
+        f"several image sizes is stored at this size (default there: its most common size, at most 64), for "
+        f"the models and thumbnails only: the export copies the original files. The embedder uses its own "
+        f"native size.")
     embedder: str = setting("lenet5", f"Model trained once on all train images whose penultimate layer feeds "
                                       f"maps and neighbours, one of {EMBEDDERS} ('none' needs --pred-probs: "
                                       f"the probabilities are then the embeddings).")

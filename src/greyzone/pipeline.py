@@ -55,8 +55,9 @@ def run_pipeline(cfg: RunConfig, *, dataset: Dataset | None = None, pred_probs: 
     with rep.stage("load"):
         if dataset is None:
             kwargs = ({"log": rep.log} if cfg.dataset == "mnist" else
-                      {"image_column": cfg.image_column, "label_column": cfg.label_column}
-                      if cfg.dataset == "hf" else {})
+                      {"image_column": cfg.image_column, "label_column": cfg.label_column,
+                       "size": cfg.image_size} if cfg.dataset == "hf" else
+                      {"size": cfg.image_size} if cfg.dataset == "imagefolder" else {})
             dataset = load_dataset(cfg.dataset, cfg.data_dir, **kwargs)
         pred_probs = cfg.pred_probs if pred_probs is None else pred_probs
         embeddings = cfg.embeddings if embeddings is None else embeddings
