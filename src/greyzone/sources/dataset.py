@@ -120,8 +120,8 @@ class Dataset:
     def check_trainable(self, folds: int) -> None:
         """Refuse, before anything is written, data the pipeline cannot train on: no train split, fewer than
         two classes in train, or a class with fewer train samples than ``folds`` (stratified cross-fitting
-        puts one in every fold). Images of another size than 28×28 are resized for the models only
-        (:func:`greyzone.model.train.to_tensor`)."""
+        puts one in every fold). Images of any size train: they are resized to each model's working size
+        for the models only (:func:`greyzone.model.train.to_tensor`)."""
         train = self.splits.get("train")
         where = self.source or self.name
         if train is None or len(train) == 0:
