@@ -100,6 +100,7 @@ def create_app(workspace: Workspace, *, token: str, author: str | None = None, l
     app.state.gz = state
     app.state.thumb = images.thumbnail_cache(state)
     app.state.columns = Asset(state.columns_blob, "application/octet-stream", level=1)
+    app.state.points = Asset(state.points_blob, "application/octet-stream", level=1)
     state.meta = samples.workspace_meta(state)
     try:
         decisions.state_blob_now(state)  # the first page load finds it ready

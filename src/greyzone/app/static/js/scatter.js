@@ -1,10 +1,14 @@
-// A small scatter plot for tens of thousands of points, drawn on the CPU into one canvas ImageData: each point
-// is a square of opaque pixels, later points on top. 70,000 points draw in a few milliseconds, with no chart
-// library to download and parse (plotly.js took 2 s of a cold page load). It knows nothing about greyzone:
-// points come as typed arrays (data coordinates, a packed colour each), interactions go out as callbacks.
+// A scatter plot for up to millions of points: drawn by the GPU in one gl.POINTS call (webgl.js; zoom and pan
+// only change a uniform), or, where the browser has no WebGL, on the CPU into one canvas ImageData (each
+// point a square or disc of opaque pixels, later points on top; 70,000 points in a few milliseconds). No
+// chart library to download and parse (plotly.js took 2 s of a cold page load). It knows nothing about
+// greyzone: points come as typed arrays (data coordinates, a packed colour each), interactions go out as
+// callbacks. Hit tests (hover, click, lasso) run on the CPU over typed arrays of screen positions.
 //
 // Interactions: box or lasso selection (drag), pan (drag in pan mode), zoom (wheel, around the cursor),
 // reset (double-click), hover and click (the nearest point within a few pixels).
+
+import { GLPoints } from './webgl.js';
 
 const PAD = 0.04;       // share of the data range left empty around the points
 const PICK_PX = 8;      // hover / click reach, CSS pixels
@@ -66,6 +70,8 @@ export class Scatter {
     this.canvas = Object.assign(document.createElement('canvas'), { className: 'points' });
     this.overlay = Object.assign(document.createElement('canvas'), { className: 'overlay' });
     box.append(this.canvas, this.overlay);
+    this.gpu = GLPoints.create(this.canvas);
+    this.renderer = this.gpu ? 'webgl' : 'canvas';
     this.mode = 'lasso';
     this.background = packColour('#0d1117');
     this.x = new Float32Array(0);
@@ -77,6 +83,7 @@ export class Scatter {
     this.shape = null;               // the selection outline, in data units (flat polygon)
     this.sx = new Float32Array(0);   // screen coordinates of the points, CSS px
     this.sy = new Float32Array(0);
+    this.placed = false;             // sx, sy match the current data, view and size
     this.listen();
     new ResizeObserver(() => this.draw()).observe(box);
   }
@@ -84,6 +91,7 @@ export class Scatter {
   /** New points (keeps the user's zoom unless ``resetView``); ``size`` in CSS px. */
   setData({ x, y, colour, size }, { resetView = false } = {}) {
     Object.assign(this, { x, y, colour, size, selected: null });
+    this.gpu?.setData(x, y, colour);
     if (resetView) this.userView = false;
     if (!this.userView) this.view = this.fit();
     this.draw();
@@ -92,6 +100,7 @@ export class Scatter {
   /** Mark points (Uint8Array of 0/1 per point, or null for none); the others are dimmed. */
   setSelection(selected, { keepShape = false } = {}) {
     this.selected = selected;
+    this.gpu?.setSelection(selected);
     if (!keepShape) this.shape = null;
     this.draw();
   }
@@ -131,6 +140,30 @@ export class Scatter {
     for (const c of [this.canvas, this.overlay]) {
       if (c.width !== W || c.height !== H) Object.assign(c, { width: W, height: H });
     }
+    this.placed = false;
+    if (this.gpu) {
+      const bg = [0, 8, 16].map((shift) => ((this.background >>> shift) & 0xff) / 255);
+      this.gpu.draw(W, H, this.view, Math.max(1, Math.round(this.size * dpr)), bg);
+    } else this.drawPixels(W, H, w, h, dpr);
+    this.drawOverlay();
+    this.on.view?.();
+  }
+
+  /** Screen positions (CSS px) of every point for the hit tests, computed once per data, view or size. */
+  place() {
+    if (this.placed && this.sx.length === this.x.length) return;
+    const n = this.x.length;
+    if (this.sx.length !== n) { this.sx = new Float32Array(n); this.sy = new Float32Array(n); }
+    const v = this.view, kx = this.width / (v.x1 - v.x0), ky = this.height / (v.y1 - v.y0);
+    for (let i = 0; i < n; i++) {
+      this.sx[i] = (this.x[i] - v.x0) * kx;
+      this.sy[i] = (v.y1 - this.y[i]) * ky;
+    }
+    this.placed = true;
+  }
+
+  /** The CPU renderer (no WebGL): discs of opaque pixels into one ImageData. */
+  drawPixels(W, H, w, h, dpr) {
     const ctx = this.canvas.getContext('2d');
     const image = ctx.createImageData(W, H);
     const px = new Uint32Array(image.data.buffer);
@@ -162,8 +195,7 @@ export class Scatter {
       }
     }
     ctx.putImageData(image, 0, 0);
-    this.drawOverlay();
-    this.on.view?.();
+    this.placed = true;
   }
 
   /** The selection outline (kept in data units, so it follows zoom and pan) or the shape being dragged. */
@@ -194,6 +226,7 @@ export class Scatter {
 
   /** The drawn point nearest to (px, py) within ``reach`` CSS px (the topmost of equals), or null. */
   nearest(px, py, reach = PICK_PX) {
+    this.place();
     let best = null, bestD = reach * reach;
     for (let i = 0; i < this.sx.length; i++) {
       const dx = this.sx[i] - px, dy = this.sy[i] - py, d = dx * dx + dy * dy;
@@ -204,6 +237,7 @@ export class Scatter {
 
   /** Indices of the points inside the polygon ``poly`` (flat, CSS px). */
   inside(poly) {
+    this.place();
     let x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity;
     for (let i = 0; i < poly.length; i += 2) {
       x0 = Math.min(x0, poly[i]); x1 = Math.max(x1, poly[i]);
