@@ -67,7 +67,7 @@ def dequantise(codes: np.ndarray, lo: float, step: float) -> np.ndarray:
 
 
 def decode(blob: bytes) -> tuple[dict, dict[str, np.ndarray]]:
-    """Inverse of :func:`encode` (used by the tests); quantised columns stay codes (see :func:`dequantise`)."""
+    """Inverse of :func:`encode` (for tests); quantised columns stay codes (see :func:`dequantise`)."""
     if blob[:4] != MAGIC:
         raise ValueError(f"not a greyzone columnar buffer (magic {blob[:4]!r})")
     (h,) = struct.unpack("<I", blob[4:8])

@@ -36,9 +36,7 @@ async function poll() {
 const afterPaint = () => new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0)));
 
 async function main() {
-  const first = loadMap();
-  const columns = first.then(loadColumns); // the rest streams in while the map is drawn
-  await first;
+  await loadMap();
   window.gzTimings.data = performance.now();
   initMap({ onSelect, onHover, onClick: pick });
   renderMapNow();
@@ -46,7 +44,7 @@ async function main() {
   await afterPaint(); // the first frame with the map in it is on screen
   window.gzTimings.map = performance.now();
   document.body.dataset.ready = 'map';
-  await columns;
+  await loadColumns(); // asked for only now: on two cores its transfer slowed the first paint by a second
   setupControls();
   A.list = query(A);
   window.gzTimings.controls = performance.now();

@@ -207,17 +207,19 @@ export function initMap(h) {
     hover: (j, e) => handlers.onHover(j === null ? null : drawnSids[j], { x: e.clientX, y: e.clientY }),
     click: (j) => handlers.onClick(drawnSids[j]),
     view: placeRing,
-  });
+  }, { renderer: new URLSearchParams(location.search).get('map') ?? 'auto' }); // ?map=webgl|canvas forces one
   div.append(legendBox, bar);
-  if (plot.renderer !== 'webgl') {
-    div.append(Object.assign(document.createElement('div'), { className: 'map-note',
-      textContent: 'WebGL is not available in this browser: the map is drawn on the CPU (slow with many points)' }));
-  }
+  const note = plot.renderer === 'webgl' ? null : plot.support === 'none'
+    ? 'WebGL is not available in this browser: the map is drawn on the CPU (slow with many points)'
+    : plot.support === 'software' ? 'No GPU for WebGL here: the map is drawn on the CPU (faster than software WebGL)'
+      : null;
+  if (note) div.append(Object.assign(document.createElement('div'), { className: 'map-note', textContent: note }));
   const ring = document.createElement('div');
   ring.id = 'map-ring';
   ring.hidden = true;
   div.parentElement.append(ring);
   // for tests and the benchmark: where a sample is drawn, the legend entries, how many points are drawn
   window.gz = { ...(window.gz || {}), map: { sidOnScreen, drawn: () => drawnSids.length, renderer: plot.renderer,
+    view: () => ({ ...plot.view }),
     groups: () => [...div.querySelectorAll('.legend button')].map((b) => b.textContent) } };
 }

@@ -1,5 +1,6 @@
 // A scatter plot for up to millions of points: drawn by the GPU in one gl.POINTS call (webgl.js; zoom and pan
-// only change a uniform), or, where the browser has no WebGL, on the CPU into one canvas ImageData (each
+// only change a uniform), or, where the browser has no WebGL or only a software one, on the CPU into one
+// canvas ImageData (each
 // point a square or disc of opaque pixels, later points on top; 70,000 points in a few milliseconds). No
 // chart library to download and parse (plotly.js took 2 s of a cold page load). It knows nothing about
 // greyzone: points come as typed arrays (data coordinates, a packed colour each), interactions go out as
@@ -63,15 +64,19 @@ export function inPolygon(x, y, poly) {
 
 export class Scatter {
   /** ``box``: an empty positioned element; ``on``: {select(indices | null), hover(index | null, event),
-   * click(index), view()} with indices into the drawn points. */
-  constructor(box, on) {
+   * click(index), view()} with indices into the drawn points; ``renderer``: 'auto', 'webgl' or 'canvas'. */
+  constructor(box, on, { renderer = 'auto' } = {}) {
     this.box = box;
     this.on = on;
     this.canvas = Object.assign(document.createElement('canvas'), { className: 'points' });
     this.overlay = Object.assign(document.createElement('canvas'), { className: 'overlay' });
     box.append(this.canvas, this.overlay);
-    this.gpu = GLPoints.create(this.canvas);
+    // renderer 'auto': WebGL on a GPU, the CPU path where WebGL is missing or itself runs on the CPU
+    const support = GLPoints.support();
+    const useGL = renderer === 'webgl' ? support !== 'none' : renderer === 'auto' && support === 'gpu';
+    this.gpu = useGL ? GLPoints.create(this.canvas) : null;
     this.renderer = this.gpu ? 'webgl' : 'canvas';
+    this.support = support;
     this.mode = 'lasso';
     this.background = packColour('#0d1117');
     this.x = new Float32Array(0);
@@ -173,19 +178,25 @@ export class Scatter {
     const v = this.view, kx = w / (v.x1 - v.x0), ky = h / (v.y1 - v.y0);
     const s = Math.max(1, Math.round(this.size * dpr)), half = s / 2;
     const span = disc(s);
+    const a = Int32Array.from(span, (r) => r[0]), b = Int32Array.from(span, (r) => r[1]);
     const dim = this.selected ? new Map() : null;
+    const { x, y, sx, sy, colour, selected } = this;
     for (let i = 0; i < n; i++) {
-      const cx = (this.x[i] - v.x0) * kx, cy = (v.y1 - this.y[i]) * ky;
-      this.sx[i] = cx;
-      this.sy[i] = cy;
+      const cx = (x[i] - v.x0) * kx, cy = (v.y1 - y[i]) * ky;
+      sx[i] = cx;
+      sy[i] = cy;
       const left = Math.round(cx * dpr - half), top = Math.round(cy * dpr - half);
       if (left >= W || top >= H || left + s <= 0 || top + s <= 0) continue;
-      let c = this.colour[i];
-      if (dim && !this.selected[i]) {
-        if (!dim.has(c)) dim.set(c, fade(c, this.background, 0.18));
-        c = dim.get(c);
+      let c = colour[i];
+      if (dim && !selected[i]) {
+        let d = dim.get(c);
+        if (d === undefined) { d = fade(c, this.background, 0.18); dim.set(c, d); }
+        c = d;
       }
-      dot(px, W, H, left, top, span, c);
+      if (left < 0 || top < 0 || left + s > W || top + s > H) { dot(px, W, H, left, top, span, c); continue; }
+      for (let r = 0, row = top * W + left; r < s; r++, row += W) { // inside: no clipping (the common case)
+        for (let k = a[r]; k < b[r]; k++) px[row + k] = c;
+      }
     }
     if (dim) { // selected points again, on top of the dimmed ones
       for (let i = 0; i < n; i++) {

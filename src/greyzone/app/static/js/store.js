@@ -28,7 +28,7 @@ export async function loadMap() {
   setState(state);
 }
 
-/** Every other column (scores, labels, flags): after the map is on screen. The map coordinates stay the
+/** Every other column (scores, labels, flags), asked for after the map is on screen. The map coordinates stay the
  * ones drawn (quantised to 1/65,534 of their range), so hit tests and drawing agree. */
 export async function loadColumns() {
   const columns = await getColumns('/api/columns');
