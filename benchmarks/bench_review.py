@@ -3,6 +3,7 @@
     python benchmarks/bench_review.py greyzone-mnist [--baseline REF] [--decisions 200] [--pages 10]
         [--loads 3] [--json F]
     python benchmarks/bench_review.py /tmp/gz-synth --synthetic    # make a 70,000-sample workspace first
+    python benchmarks/bench_review.py /tmp/gz-synth1m --synthetic --n 1000000   # tiled from a 70,000 one
 
 Measures, against ``greyzone review`` started as its own process on a throwaway COPY of the workspace (so
 the real decision log is never touched):
@@ -10,6 +11,9 @@ the real decision log is never touched):
 - map first paint: navigation start → the first frame with all 70,000 points drawn (the page sets
   ``document.body.dataset.ready = "map"``), with a cold browser cache (a fresh browser context) and a warm
   one (the same context again);
+- data sent before the first paint (transfer size of the /api/ requests, cold cache);
+- box selection: a drag over the slab between the 45 % and 55 % quantiles of the points' screen x (≈ 10 % of
+  them) → the selection count shown and painted; then a label filter on that list → the count repainted;
 - a page of 200 thumbnails: "next page" click → sprite fetched, decoded and painted;
 - decision round trip: ``fetch`` POST /api/decisions from the page → acknowledged after COMMIT (p50/p95);
 - server RSS (current and peak) after all of the above.
@@ -20,7 +24,8 @@ their ratio. ``--synthetic`` builds the workspace first when it does not exist (
 MNIST images, made-up model outputs, no training), for timing the app without a full run.
 
 Targets (issue 9): map first paint ≤ 1 s with a cold cache; thumbnail page < 300 ms, decision p95 < 50 ms,
-RSS < 1 GB. Needs Debian Chromium at /usr/bin/chromium and the ``playwright`` Python package.
+RSS < 1 GB; issue 11: at 1,000,000 points first paint ≤ 3 s, selection and filtering interactive (< 200 ms
+taken here as the mark). Needs Debian Chromium at /usr/bin/chromium and the ``playwright`` Python package.
 """
 
 from __future__ import annotations
