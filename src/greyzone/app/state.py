@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from fastapi import Depends, Header, HTTPException, Request
 
-from greyzone.app.columnar import encode
+from greyzone.app.columnar import encode, quantise
 from greyzone.errors import WorkspaceError
 from greyzone.scores.catalog import CATALOG, CLASS_COLUMNS, PROJECTION_COLUMNS
 from greyzone.scores.table import Neighbours
@@ -36,6 +36,7 @@ class AppState:
     neighbours: Neighbours  # the kNN graph behind knn_agreement and uniqueness (same split)
     duplicate_of: np.ndarray  # (N,) int64: the sid named by the score table's duplicate_of, -1 for none
     columns_blob: bytes
+    points_blob: bytes
     version: str
     export_lock: threading.Lock = field(default_factory=threading.Lock)
     state_cache: tuple[int, bytes] | None = None  # (newest decision id, encoded decision state)
@@ -78,7 +79,7 @@ def load_state(ws: Workspace, *, token: str, author: str | None) -> AppState:
     return AppState(ws=ws, token=token, author=author or default_author(), scores=scores,
                     labels=samples.label.to_numpy(), probs=ws.arrays.load("probs"), images=ws.images(),
                     neighbours=neighbours, duplicate_of=dup_of, columns_blob=columns_blob(scores, dup_of),
-                    version=version)
+                    points_blob=points_blob(scores), version=version)
 
 
 def duplicate_sids(scores: pd.DataFrame, *, where: str = "the score table") -> np.ndarray:
@@ -88,14 +89,33 @@ def duplicate_sids(scores: pd.DataFrame, *, where: str = "the score table") -> n
     out = np.full(len(scores), -1, np.int64)
     if "duplicate_of" not in scores.columns:
         return out
-    names = scores.duplicate_of.fillna("").astype(str).to_numpy()
-    has = np.flatnonzero(names != "")
-    sid_of = dict(zip(scores.split.astype(str) + ":" + scores["index"].astype(str), scores.sid, strict=True))
-    unknown = [names[i] for i in has if names[i] not in sid_of]
-    if unknown:
+    given = scores.duplicate_of.notna().to_numpy()
+    names = scores.duplicate_of.to_numpy()[given].astype(str)
+    has = np.flatnonzero(given)[names != ""]
+    names = names[names != ""]
+    if not len(has):
+        return out
+    # look the named (split, index) up per split in that split's sorted indices, not in a dict of N names
+    split_codes, split_names = pd.factorize(scores.split, sort=False)
+    index, sids = scores["index"].to_numpy(np.int64), scores.sid.to_numpy(np.int64)
+    parts = np.char.partition(names.astype("U"), ":")
+    wanted_split, wanted_index = parts[:, 0], parts[:, 2]
+    found = np.full(len(names), -1, np.int64)
+    for code, split in enumerate(split_names):
+        rows = np.flatnonzero(split_codes == code)
+        order = np.argsort(index[rows], kind="stable")
+        keys, row_sids = index[rows][order], sids[rows][order]
+        mine = np.flatnonzero(wanted_split == str(split))
+        digits = np.char.isdigit(wanted_index[mine])
+        mine, k = mine[digits], wanted_index[mine][digits].astype(np.int64)
+        at = np.minimum(np.searchsorted(keys, k), len(keys) - 1)
+        hit = keys[at] == k
+        found[mine[hit]] = row_sids[at[hit]]
+    unknown = names[found < 0]
+    if len(unknown):
         raise WorkspaceError(f"{where}: duplicate_of names {len(unknown)} unknown sample(s), e.g. "
-                             f"{unknown[0]!r}; re-run 'greyzone run' on this workspace")
-    out[has] = [int(sid_of[names[i]]) for i in has]
+                             f"{str(unknown[0])!r}; re-run 'greyzone run' on this workspace")
+    out[has] = found
     return out
 
 
@@ -138,6 +158,27 @@ def columns_blob(scores: pd.DataFrame, dup_of: np.ndarray | None = None) -> byte
     has = {p: bool(f"{p}_x" in cols and np.isfinite(cols[f"{p}_x"]).any()) for p in ("pca", "umap")}
     help_ = {k: {"direction": CATALOG[k].direction, "help": CATALOG[k].help} for k in floats if k in CATALOG}
     return encode(cols, categories=categories, scores=floats, flags=flags, projections=has, score_help=help_)
+
+
+def points_blob(scores: pd.DataFrame) -> bytes:
+    """What the map's first paint needs, nothing more: the map coordinates of each projection that has
+    values, quantised to uint16 (:func:`~greyzone.app.columnar.quantise`), and the split as uint8 codes
+    (names in ``categories.split``); 5 bytes a point with PCA only. The other columns come from
+    :func:`columns_blob` after the map is on screen."""
+    cols: dict[str, np.ndarray] = {}
+    quantised: dict[str, list[float]] = {}
+    has = {}
+    for p in ("pca", "umap"):
+        xy = [scores[f"{p}_{a}"].to_numpy(np.float32) if f"{p}_{a}" in scores else None for a in "xy"]
+        has[p] = xy[0] is not None and xy[1] is not None and bool(np.isfinite(xy[0]).any())
+        if has[p]:
+            for a, v in zip("xy", xy, strict=True):
+                cols[f"{p}_{a}"], lo, step = quantise(v)
+                quantised[f"{p}_{a}"] = [lo, step]
+    codes, uniques = pd.factorize(scores.split, sort=False)
+    cols["split"] = codes.astype(np.uint8 if len(uniques) < 256 else np.int32)
+    return encode(cols, quantised=quantised, projections=has,
+                  categories={"split": [str(u) for u in uniques]})
 
 
 def database_problem(ws: Workspace, e: sqlite3.Error, *, outcome: str = "the request failed") -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 from fastapi import APIRouter, Request, Response
 
 from greyzone.app.routers.decisions import history_rows
@@ -24,12 +25,13 @@ def meta(state: State) -> dict:
 
 def workspace_meta(state: AppState) -> dict:
     ws = state.ws
-    split = state.scores.split.to_numpy()
+    splits = state.scores.split.value_counts(sort=False)  # not ws.splits: 1.6 s over 1M arrow strings
     return {
         "dataset": ws.dataset, "workspace": str(ws.path), "classes": list(ws.classes),
         "idk_label": ws.idk_label, "idk_name": ws.label_name(ws.idk_label), "n": state.n,
         "author": state.author,
-        "splits": {s: int((split == s).sum()) for s in ws.splits}, "status_names": STATUS_NAMES,
+        "splits": {str(s): int(splits[s]) for s in pd.unique(state.scores.split)},
+        "status_names": STATUS_NAMES,
         "image_shape": list(state.images.shape[1:]), "version": state.version,
     }
 
@@ -40,6 +42,14 @@ def columns(request: Request) -> Response:
     """All score columns and map coordinates as typed arrays (binary, see ``greyzone.app.columnar``); gzip
     when the client takes it, revalidated by ETag."""
     return request.app.state.columns.response(request)
+
+
+@router.get("/points", response_class=Response,
+            responses={200: {"content": {"application/octet-stream": {}}}})
+def points(request: Request) -> Response:
+    """The map's first paint: quantised coordinates and the split (binary, see
+    :func:`greyzone.app.state.points_blob`); gzip and ETag as ``/api/columns``."""
+    return request.app.state.points.response(request)
 
 
 def _clean(value):

@@ -2,7 +2,9 @@
 // of writes that carry a request id (the server stores a retried write once).
 
 const TOKEN = document.querySelector('meta[name="greyzone-token"]').content;
-const TYPES = { float32: Float32Array, int32: Int32Array, int16: Int16Array, uint8: Uint8Array };
+const TYPES = {
+  float32: Float32Array, int32: Int32Array, int16: Int16Array, uint16: Uint16Array, uint8: Uint8Array };
+const NAN_CODE = 65535; // a quantised column's code for NaN (greyzone/app/columnar.py)
 
 export class ApiError extends Error {
   constructor(status, detail) {
@@ -54,7 +56,8 @@ export async function postJSON(url, body, { retryDelays = RETRY_MS } = {}) {
   }
 }
 
-/** Decode "GZC1" | uint32 header length | JSON header | 8-byte aligned columns, viewing columns in place. */
+/** Decode "GZC1" | uint32 header length | JSON header | 8-byte aligned columns, viewing columns in place;
+ * a quantised column (``header.quantised[name] = [lo, step]``) becomes a Float32Array of lo + code × step. */
 export function decodeColumns(buffer) {
   const magic = new TextDecoder().decode(new Uint8Array(buffer, 0, 4));
   if (magic !== 'GZC1') throw new Error(`not a greyzone columnar buffer (magic ${magic})`);
@@ -63,6 +66,11 @@ export function decodeColumns(buffer) {
   const base = 8 + length;
   const cols = {};
   for (const c of header.columns) cols[c.name] = new TYPES[c.dtype](buffer, base + c.offset, header.n);
+  for (const [name, [lo, step]] of Object.entries(header.quantised ?? {})) {
+    const codes = cols[name], out = new Float32Array(codes.length);
+    for (let i = 0; i < codes.length; i++) out[i] = codes[i] === NAN_CODE ? NaN : lo + codes[i] * step;
+    cols[name] = out;
+  }
   return { header, cols };
 }
 

@@ -40,28 +40,47 @@ function quantile(sorted, q) {
   return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] : NaN;
 }
 
-/** Groups of sids with one colour each, drawn in order (the last on top). */
+/**
+ * Groups with one colour each, drawn in list order (the last on top): ``list`` of {name, colour, count, bin},
+ * ``key[j]`` = the group of ``members[j]`` (255: none). Typed arrays throughout: a million points take tens
+ * of milliseconds.
+ */
 function groups(opts, members) {
+  const key = new Uint8Array(members.length).fill(255);
   const cats = categories(opts.colour);
   if (cats) {
-    const out = cats.names.map((name, k) => ({ name, colour: cats.colours[k], sids: [] }));
-    for (const i of members) out[cats.of(i)]?.sids.push(i);
-    if (opts.colour === 'status') out.unshift(out.splice(0, 1)[0]); // undecided drawn first, below the rest
-    return { list: out };
+    const list = cats.names.map((name, k) => ({ name, colour: cats.colours[k], count: 0 }));
+    for (let j = 0; j < members.length; j++) {
+      const k = cats.of(members[j]);
+      if (k >= 0 && k < list.length) { key[j] = k; list[k].count++; }
+    }
+    return { list, key };
   }
   const v = S.cols[opts.colour];
-  const finite = members.filter((i) => Number.isFinite(v[i]));
-  const sorted = Float32Array.from(finite, (i) => v[i]).sort();
+  let finite = 0;
+  for (let j = 0; j < members.length; j++) if (Number.isFinite(v[members[j]])) finite++;
+  const sorted = new Float32Array(finite);
+  for (let j = 0, k = 0; j < members.length; j++) if (Number.isFinite(v[members[j]])) sorted[k++] = v[members[j]];
+  sorted.sort();
   let lo = quantile(sorted, 0.01), hi = quantile(sorted, 0.99);
   if (!(hi > lo)) { lo = sorted[0] ?? 0; hi = (sorted[sorted.length - 1] ?? 0) + 1e-9; }
   const dir = scoreDirection(opts.colour);
-  const bins = VIRIDIS.map((colour, k) => ({ name: `bin ${k}`, colour: dir > 0 ? colour
-    : VIRIDIS[VIRIDIS.length - 1 - k], sids: [], bin: true }));
   const last = VIRIDIS.length - 1;
-  for (const i of finite) bins[Math.max(0, Math.min(last, Math.floor(((v[i] - lo) / (hi - lo)) * (last + 1))))].sids.push(i);
-  if (dir < 0) bins.reverse(); // the most doubtful end is drawn on top
-  const none = { name: 'no value', colour: '#3a3f47', sids: members.filter((i) => !Number.isFinite(v[i])) };
-  return { list: [none, ...bins], scale: { lo, hi, reverse: dir < 0, name: opts.colour } };
+  // group 0: no value; then the bins, the most doubtful end last (on top)
+  const bins = VIRIDIS.map((colour, k) => ({ name: `bin ${k}`, colour: dir > 0 ? colour : VIRIDIS[last - k],
+    count: 0, bin: true }));
+  const list = [{ name: 'no value', colour: '#3a3f47', count: 0 }, ...(dir < 0 ? [...bins].reverse() : bins)];
+  for (let j = 0; j < members.length; j++) {
+    const x = v[members[j]];
+    let g = 0;
+    if (Number.isFinite(x)) {
+      const b = Math.max(0, Math.min(last, Math.floor(((x - lo) / (hi - lo)) * (last + 1))));
+      g = 1 + (dir < 0 ? last - b : b);
+    }
+    key[j] = g;
+    list[g].count++;
+  }
+  return { list, key, scale: { lo, hi, reverse: dir < 0, name: opts.colour } };
 }
 
 /** Draw (or redraw) the map; ``selection`` is a Set of sids or null. */
@@ -70,35 +89,43 @@ export function renderMap(opts, selection) {
   const c = S.cols;
   const xs = c[`${opts.proj}_x`], ys = c[`${opts.proj}_y`];
   const code = splitCode(opts.split);
-  const members = [];
-  for (let i = 0; i < S.n; i++) if ((code < 0 || c.split[i] === code) && Number.isFinite(xs[i])) members.push(i);
-  const { list, scale } = groups(opts, members);
-  const drawn = list.filter((g) => g.sids.length && !(hidden.has(g.name) && !g.bin));
-  const n = drawn.reduce((s, g) => s + g.sids.length, 0);
+  let m = 0;
+  const all = new Int32Array(S.n);
+  for (let i = 0; i < S.n; i++) if ((code < 0 || c.split[i] === code) && Number.isFinite(xs[i])) all[m++] = i;
+  const members = all.subarray(0, m);
+  const { list, key, scale } = groups(opts, members);
+  // counting sort by group: where each drawn group starts among the points
+  const start = new Int32Array(list.length).fill(-1);
+  let n = 0;
+  list.forEach((g, k) => {
+    if (g.count && !(hidden.has(g.name) && !g.bin)) { start[k] = n; n += g.count; }
+  });
   const x = new Float32Array(n), y = new Float32Array(n), colour = new Uint32Array(n);
+  const packed = list.map((g) => packColour(g.colour));
   drawnSids = new Int32Array(n);
-  let k = 0;
-  for (const g of drawn) {
-    const packed = packColour(g.colour);
-    for (const sid of g.sids) {
-      drawnSids[k] = sid;
-      x[k] = xs[sid];
-      y[k] = ys[sid];
-      colour[k++] = packed;
-    }
+  for (let j = 0; j < members.length; j++) {
+    const g = key[j];
+    if (g === 255 || start[g] < 0) continue;
+    const at = start[g]++, sid = members[j];
+    drawnSids[at] = sid;
+    x[at] = xs[sid];
+    y[at] = ys[sid];
+    colour[at] = packed[g];
   }
   const resetView = shown.proj !== opts.proj || shown.split !== opts.split;
   shown = { proj: opts.proj, split: opts.split };
   plot.mode = opts.dragmode ?? 'lasso';
   plot.setData({ x, y, colour, size: markerSize(members.length) }, { resetView });
   if (selection) plot.setSelection(selectedMask(selection), { keepShape: true });
-  legend(scale ? [] : list.filter((g) => g.sids.length), scale);
+  legend(scale ? [] : list.filter((g) => g.count), scale);
   setHighlight(opts.highlight ?? null);
 }
 
 function selectedMask(selection) {
+  const bySid = new Uint8Array(S.n);
+  selection.forEach((sid) => { bySid[sid] = 1; });
   const mask = new Uint8Array(drawnSids.length);
-  drawnSids.forEach((sid, j) => { if (selection.has(sid)) mask[j] = 1; });
+  for (let j = 0; j < drawnSids.length; j++) mask[j] = bySid[drawnSids[j]];
   return mask;
 }
 
@@ -110,7 +137,7 @@ function legend(list, scale) {
     item.className = hidden.has(g.name) ? 'off' : '';
     const swatch = document.createElement('i');
     swatch.style.background = g.colour;
-    item.append(swatch, `${g.name} (${g.sids.length})`);
+    item.append(swatch, `${g.name} (${g.count})`);
     item.title = 'click to hide or show';
     item.addEventListener('click', () => {
       if (hidden.has(g.name)) hidden.delete(g.name); else hidden.add(g.name);
@@ -180,13 +207,19 @@ export function initMap(h) {
     hover: (j, e) => handlers.onHover(j === null ? null : drawnSids[j], { x: e.clientX, y: e.clientY }),
     click: (j) => handlers.onClick(drawnSids[j]),
     view: placeRing,
-  });
+  }, { renderer: new URLSearchParams(location.search).get('map') ?? 'auto' }); // ?map=webgl|canvas forces one
   div.append(legendBox, bar);
+  const note = plot.renderer === 'webgl' ? null : plot.support === 'none'
+    ? 'WebGL is not available in this browser: the map is drawn on the CPU (slow with many points)'
+    : plot.support === 'software' ? 'No GPU for WebGL here: the map is drawn on the CPU (faster than software WebGL)'
+      : null;
+  if (note) div.append(Object.assign(document.createElement('div'), { className: 'map-note', textContent: note }));
   const ring = document.createElement('div');
   ring.id = 'map-ring';
   ring.hidden = true;
   div.parentElement.append(ring);
   // for tests and the benchmark: where a sample is drawn, the legend entries, how many points are drawn
-  window.gz = { ...(window.gz || {}), map: { sidOnScreen, drawn: () => drawnSids.length,
+  window.gz = { ...(window.gz || {}), map: { sidOnScreen, drawn: () => drawnSids.length, renderer: plot.renderer,
+    view: () => ({ ...plot.view }),
     groups: () => [...div.querySelectorAll('.legend button')].map((b) => b.textContent) } };
 }

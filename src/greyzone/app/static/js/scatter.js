@@ -1,10 +1,15 @@
-// A small scatter plot for tens of thousands of points, drawn on the CPU into one canvas ImageData: each point
-// is a square of opaque pixels, later points on top. 70,000 points draw in a few milliseconds, with no chart
-// library to download and parse (plotly.js took 2 s of a cold page load). It knows nothing about greyzone:
-// points come as typed arrays (data coordinates, a packed colour each), interactions go out as callbacks.
+// A scatter plot for up to millions of points: drawn by the GPU in one gl.POINTS call (webgl.js; zoom and pan
+// only change a uniform), or, where the browser has no WebGL or only a software one, on the CPU into one
+// canvas ImageData (each
+// point a square or disc of opaque pixels, later points on top; 70,000 points in a few milliseconds). No
+// chart library to download and parse (plotly.js took 2 s of a cold page load). It knows nothing about
+// greyzone: points come as typed arrays (data coordinates, a packed colour each), interactions go out as
+// callbacks. Hit tests (hover, click, lasso) run on the CPU over typed arrays of screen positions.
 //
 // Interactions: box or lasso selection (drag), pan (drag in pan mode), zoom (wheel, around the cursor),
 // reset (double-click), hover and click (the nearest point within a few pixels).
+
+import { GLPoints } from './webgl.js';
 
 const PAD = 0.04;       // share of the data range left empty around the points
 const PICK_PX = 8;      // hover / click reach, CSS pixels
@@ -59,13 +64,19 @@ export function inPolygon(x, y, poly) {
 
 export class Scatter {
   /** ``box``: an empty positioned element; ``on``: {select(indices | null), hover(index | null, event),
-   * click(index), view()} with indices into the drawn points. */
-  constructor(box, on) {
+   * click(index), view()} with indices into the drawn points; ``renderer``: 'auto', 'webgl' or 'canvas'. */
+  constructor(box, on, { renderer = 'auto' } = {}) {
     this.box = box;
     this.on = on;
     this.canvas = Object.assign(document.createElement('canvas'), { className: 'points' });
     this.overlay = Object.assign(document.createElement('canvas'), { className: 'overlay' });
     box.append(this.canvas, this.overlay);
+    // renderer 'auto': WebGL on a GPU, the CPU path where WebGL is missing or itself runs on the CPU
+    const support = GLPoints.support();
+    const useGL = renderer === 'webgl' ? support !== 'none' : renderer === 'auto' && support === 'gpu';
+    this.gpu = useGL ? GLPoints.create(this.canvas) : null;
+    this.renderer = this.gpu ? 'webgl' : 'canvas';
+    this.support = support;
     this.mode = 'lasso';
     this.background = packColour('#0d1117');
     this.x = new Float32Array(0);
@@ -77,6 +88,7 @@ export class Scatter {
     this.shape = null;               // the selection outline, in data units (flat polygon)
     this.sx = new Float32Array(0);   // screen coordinates of the points, CSS px
     this.sy = new Float32Array(0);
+    this.placed = false;             // sx, sy match the current data, view and size
     this.listen();
     new ResizeObserver(() => this.draw()).observe(box);
   }
@@ -84,6 +96,7 @@ export class Scatter {
   /** New points (keeps the user's zoom unless ``resetView``); ``size`` in CSS px. */
   setData({ x, y, colour, size }, { resetView = false } = {}) {
     Object.assign(this, { x, y, colour, size, selected: null });
+    this.gpu?.setData(x, y, colour);
     if (resetView) this.userView = false;
     if (!this.userView) this.view = this.fit();
     this.draw();
@@ -92,6 +105,7 @@ export class Scatter {
   /** Mark points (Uint8Array of 0/1 per point, or null for none); the others are dimmed. */
   setSelection(selected, { keepShape = false } = {}) {
     this.selected = selected;
+    this.gpu?.setSelection(selected);
     if (!keepShape) this.shape = null;
     this.draw();
   }
@@ -131,6 +145,30 @@ export class Scatter {
     for (const c of [this.canvas, this.overlay]) {
       if (c.width !== W || c.height !== H) Object.assign(c, { width: W, height: H });
     }
+    this.placed = false;
+    if (this.gpu) {
+      const bg = [0, 8, 16].map((shift) => ((this.background >>> shift) & 0xff) / 255);
+      this.gpu.draw(W, H, this.view, Math.max(1, Math.round(this.size * dpr)), bg);
+    } else this.drawPixels(W, H, w, h, dpr);
+    this.drawOverlay();
+    this.on.view?.();
+  }
+
+  /** Screen positions (CSS px) of every point for the hit tests, computed once per data, view or size. */
+  place() {
+    if (this.placed && this.sx.length === this.x.length) return;
+    const n = this.x.length;
+    if (this.sx.length !== n) { this.sx = new Float32Array(n); this.sy = new Float32Array(n); }
+    const v = this.view, kx = this.width / (v.x1 - v.x0), ky = this.height / (v.y1 - v.y0);
+    for (let i = 0; i < n; i++) {
+      this.sx[i] = (this.x[i] - v.x0) * kx;
+      this.sy[i] = (v.y1 - this.y[i]) * ky;
+    }
+    this.placed = true;
+  }
+
+  /** The CPU renderer (no WebGL): discs of opaque pixels into one ImageData. */
+  drawPixels(W, H, w, h, dpr) {
     const ctx = this.canvas.getContext('2d');
     const image = ctx.createImageData(W, H);
     const px = new Uint32Array(image.data.buffer);
@@ -140,19 +178,25 @@ export class Scatter {
     const v = this.view, kx = w / (v.x1 - v.x0), ky = h / (v.y1 - v.y0);
     const s = Math.max(1, Math.round(this.size * dpr)), half = s / 2;
     const span = disc(s);
+    const a = Int32Array.from(span, (r) => r[0]), b = Int32Array.from(span, (r) => r[1]);
     const dim = this.selected ? new Map() : null;
+    const { x, y, sx, sy, colour, selected } = this;
     for (let i = 0; i < n; i++) {
-      const cx = (this.x[i] - v.x0) * kx, cy = (v.y1 - this.y[i]) * ky;
-      this.sx[i] = cx;
-      this.sy[i] = cy;
+      const cx = (x[i] - v.x0) * kx, cy = (v.y1 - y[i]) * ky;
+      sx[i] = cx;
+      sy[i] = cy;
       const left = Math.round(cx * dpr - half), top = Math.round(cy * dpr - half);
       if (left >= W || top >= H || left + s <= 0 || top + s <= 0) continue;
-      let c = this.colour[i];
-      if (dim && !this.selected[i]) {
-        if (!dim.has(c)) dim.set(c, fade(c, this.background, 0.18));
-        c = dim.get(c);
+      let c = colour[i];
+      if (dim && !selected[i]) {
+        let d = dim.get(c);
+        if (d === undefined) { d = fade(c, this.background, 0.18); dim.set(c, d); }
+        c = d;
       }
-      dot(px, W, H, left, top, span, c);
+      if (left < 0 || top < 0 || left + s > W || top + s > H) { dot(px, W, H, left, top, span, c); continue; }
+      for (let r = 0, row = top * W + left; r < s; r++, row += W) { // inside: no clipping (the common case)
+        for (let k = a[r]; k < b[r]; k++) px[row + k] = c;
+      }
     }
     if (dim) { // selected points again, on top of the dimmed ones
       for (let i = 0; i < n; i++) {
@@ -162,8 +206,7 @@ export class Scatter {
       }
     }
     ctx.putImageData(image, 0, 0);
-    this.drawOverlay();
-    this.on.view?.();
+    this.placed = true;
   }
 
   /** The selection outline (kept in data units, so it follows zoom and pan) or the shape being dragged. */
@@ -194,6 +237,7 @@ export class Scatter {
 
   /** The drawn point nearest to (px, py) within ``reach`` CSS px (the topmost of equals), or null. */
   nearest(px, py, reach = PICK_PX) {
+    this.place();
     let best = null, bestD = reach * reach;
     for (let i = 0; i < this.sx.length; i++) {
       const dx = this.sx[i] - px, dy = this.sy[i] - py, d = dx * dx + dy * dy;
@@ -204,6 +248,7 @@ export class Scatter {
 
   /** Indices of the points inside the polygon ``poly`` (flat, CSS px). */
   inside(poly) {
+    this.place();
     let x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity;
     for (let i = 0; i < poly.length; i += 2) {
       x0 = Math.min(x0, poly[i]); x1 = Math.max(x1, poly[i]);

@@ -1,5 +1,6 @@
-// Client-side data: every column as a typed array (loaded once), the decision state per sample, and queries
-// (filter + sort) that run over those arrays without asking the server.
+// Client-side data: every column as a typed array (loaded once, in two steps: what the map's first paint needs,
+// then the rest), the decision state per sample, and queries (filter + sort) that run over those arrays
+// without asking the server.
 
 import { getColumns, getJSON } from './api.js';
 
@@ -15,14 +16,24 @@ export const S = {
   status: null, curated: null, suggested: null, lastId: 0,
 };
 
-export async function load() {
-  const [meta, columns, state] = await Promise.all([
-    getJSON('/api/meta'), getColumns('/api/columns'), getColumns('/api/state')]);
+/** What the first paint needs: metadata, the map coordinates (quantised, see /api/points), the split of each
+ * sample and the decision state (the map is coloured by status at first). */
+export async function loadMap() {
+  const [meta, points, state] = await Promise.all([
+    getJSON('/api/meta'), getColumns('/api/points'), getColumns('/api/state')]);
   S.meta = meta;
-  S.header = columns.header;
-  S.cols = columns.cols;
-  S.n = columns.header.n;
+  S.header = points.header;
+  S.cols = points.cols;
+  S.n = points.header.n;
   setState(state);
+}
+
+/** Every other column (scores, labels, flags), asked for after the map is on screen. The map coordinates stay the
+ * ones drawn (quantised to 1/65,534 of their range), so hit tests and drawing agree. */
+export async function loadColumns() {
+  const columns = await getColumns('/api/columns');
+  S.header = columns.header;
+  S.cols = { ...columns.cols, ...S.cols };
 }
 
 function setState({ header, cols }) {
