@@ -7,6 +7,7 @@ import threading
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from PIL import Image
 
@@ -444,8 +445,8 @@ def test_export_applies_auto_corrections_only_when_asked(client, ws, auth):
     assert body["apply_corrections"] is False and (root / "train" / "IDK" / f"{index:05d}.png").is_file()
     body = client.post("/api/export", json={"apply_corrections": True}, headers=auth).json()
     assert body["apply_corrections"] is True and (root / "train" / str(new) / f"{index:05d}.png").is_file()
-    manifest = (root / "manifest.csv").read_text().splitlines()
-    assert manifest[0].endswith(",suggested_label") and manifest[1 + fix].endswith(f",{new}")
+    manifest = pd.read_csv(root / "manifest.csv", keep_default_na=False, dtype=str)
+    assert manifest.suggested_label[fix] == str(new) and manifest.curated_label[fix] == str(new)
 
 
 def test_export_refuses_to_run_twice_at_once(client, app, auth):
