@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
+from types import ModuleType
+
 
 class GreyzoneError(Exception):
     """Base class for every error greyzone raises on bad input; the CLI prints it and exits 2."""
@@ -29,6 +32,22 @@ class ExportError(GreyzoneError):
 
 class MissingExtraError(GreyzoneError, ImportError):
     """An optional dependency is not installed; the message gives the exact ``pip install`` command."""
+
+
+def extra_hint(extra: str) -> str:
+    """The command that installs greyzone's optional ``extra``: ``pip install 'greyzone[<extra>]'``."""
+    return f"pip install 'greyzone[{extra}]'"
+
+
+def require_extra(module: str, extra: str, purpose: str) -> ModuleType:
+    """``import module``, or a :class:`MissingExtraError` "<purpose> needs the optional extra: <pip command>"
+    when it is not installed. One that is installed but fails to import stays a traceback."""
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as e:
+        if e.name != module.split(".")[0]:
+            raise
+        raise MissingExtraError(f"{purpose} needs the optional extra: {extra_hint(extra)}") from e
 
 
 class ParameterError(GreyzoneError, ValueError):

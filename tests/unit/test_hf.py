@@ -4,7 +4,7 @@ Parquet, comes back through ``greyzone run --dataset hf`` with the same samples,
 
 from __future__ import annotations
 
-import builtins
+import sys
 
 import numpy as np
 import pytest
@@ -20,14 +20,7 @@ runner = CliRunner()
 
 
 def test_missing_extra_names_the_pip_command(tmp_path, monkeypatch):
-    real = builtins.__import__
-
-    def no_datasets(name, *a, **k):
-        if name == "datasets" or name.startswith("datasets."):
-            raise ImportError("No module named 'datasets'")
-        return real(name, *a, **k)
-
-    monkeypatch.setattr(builtins, "__import__", no_datasets)
+    monkeypatch.setitem(sys.modules, "datasets", None)  # import datasets → ModuleNotFoundError
     from greyzone.sources.hf import load_hf
 
     with pytest.raises(MissingExtraError, match=r"pip install 'greyzone\[hf\]'"):

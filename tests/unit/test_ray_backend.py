@@ -7,7 +7,7 @@ One local Ray instance (2 CPUs, a small object store) serves the module; CI inst
 
 from __future__ import annotations
 
-import builtins
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -82,14 +82,7 @@ def test_a_failing_job_is_retried_once_then_fails_the_run_with_its_error(ray_ins
 
 
 def test_without_ray_the_ray_backend_says_how_to_install_it(monkeypatch):
-    real_import = builtins.__import__
-
-    def no_ray(name, *args, **kwargs):
-        if name == "ray" or name.startswith("ray."):
-            raise ModuleNotFoundError("No module named 'ray'", name="ray")
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", no_ray)
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray → ModuleNotFoundError
     with pytest.raises(MissingExtraError, match=r"pip install 'greyzone\[ray\]'"):
         run_ray_jobs([], run_job, np.zeros((1, 28, 28), np.uint8), n_classes=2)
 

@@ -321,3 +321,16 @@ def test_summary_of_a_train_only_run(tmp_path):
     print_summary(ws, Console(file=out, width=200))
     text = out.getvalue()
     assert "held-out fold accuracy: 0.5000, 0.6000" in text and "test accuracy" not in text
+
+
+def test_require_extra_names_the_pip_command_but_a_broken_install_stays_a_traceback(tmp_path, monkeypatch):
+    from greyzone.errors import MissingExtraError, require_extra
+
+    hint = r"^doing X needs the optional extra: pip install 'greyzone\[x\]'$"
+    with pytest.raises(MissingExtraError, match=hint):
+        require_extra("greyzone_no_such_module", "x", "doing X")
+    (tmp_path / "greyzone_broken_extra.py").write_text("import greyzone_its_missing_dependency\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(ModuleNotFoundError) as info:  # installed, but its own import fails: not our hint
+        require_extra("greyzone_broken_extra", "x", "doing X")
+    assert not isinstance(info.value, MissingExtraError)

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from greyzone.errors import DataError, MissingExtraError, ParameterError, WorkspaceError
+from greyzone.errors import DataError, ParameterError, WorkspaceError, extra_hint, require_extra
 from greyzone.export.tree import folder_name
 from greyzone.scores.catalog import COLUMNS
 from greyzone.sources.convert import describe
@@ -41,7 +41,7 @@ from greyzone.store.decisions import Status
 from greyzone.store.workspace import IDK_NAME, Workspace
 from greyzone.validation import check_option
 
-FIFTYONE_HINT = "pip install 'greyzone[fiftyone]'"
+FIFTYONE_HINT = extra_hint("fiftyone")
 IMAGES = ("auto", "source", "export")
 #: The score-table columns written as sample fields: every score and flag.
 SCORE_FIELDS = tuple(c.name for c in COLUMNS if c.kind in ("score", "flag"))
@@ -54,13 +54,7 @@ OWN_TAGS = frozenset(SPLITS) | frozenset(PROPOSAL_TAGS.values()) | frozenset(DEC
 
 def require_fiftyone() -> Any:
     """The ``fiftyone`` module, or a :class:`MissingExtraError` with the exact pip command."""
-    try:
-        import fiftyone
-    except ModuleNotFoundError as e:  # a FiftyOne that is installed but broken stays a traceback
-        if e.name != "fiftyone":
-            raise
-        raise MissingExtraError(f"the FiftyOne integration needs the optional extra: {FIFTYONE_HINT}") from e
-    return fiftyone
+    return require_extra("fiftyone", "fiftyone", "the FiftyOne integration")
 
 
 # ---------------------------------------------------------------------------------------- greyzone → FiftyOne

@@ -24,9 +24,9 @@ from typing import Any
 
 import numpy as np
 
-from greyzone.errors import MissingExtraError, ParameterError
+from greyzone.errors import ParameterError, extra_hint, require_extra
 
-RAY_HINT = "pip install 'greyzone[ray]'"
+RAY_HINT = extra_hint("ray")
 #: Object store of a Ray instance greyzone starts itself: ``max(512 MiB, 3 × the images' bytes)``, room for
 #: the images plus the returned logits and embeddings (Ray spills to disk beyond it); Ray's default would
 #: reserve 30 % of the machine's memory.
@@ -39,13 +39,7 @@ TRACEBACK_LINES = 25
 
 def require_ray() -> Any:
     """The ``ray`` module, or a :class:`MissingExtraError` with the exact pip command."""
-    try:
-        import ray
-    except ModuleNotFoundError as e:  # a Ray that is installed but broken stays a traceback
-        if e.name != "ray":
-            raise
-        raise MissingExtraError(f"--backend ray needs the optional extra: {RAY_HINT}") from e
-    return ray
+    return require_extra("ray", "ray", "--backend ray")
 
 
 @contextmanager

@@ -21,23 +21,18 @@ from typing import Any
 
 import numpy as np
 
-from greyzone.errors import DataError, MissingExtraError
+from greyzone.errors import DataError, extra_hint, require_extra
 from greyzone.sources.convert import describe, mode_channels, to_pixels
 from greyzone.sources.dataset import SPLITS, Dataset, Split
 from greyzone.sources.imagefolder import class_sort_key
 from greyzone.sources.shape import plan
 
-HF_HINT = "pip install 'greyzone[hf]'"
+HF_HINT = extra_hint("hf")
 
 
 def require_datasets() -> Any:
     """The ``datasets`` module, or a :class:`MissingExtraError` with the exact pip command."""
-    try:
-        import datasets
-    except ImportError as e:
-        raise MissingExtraError(f"reading or writing Hugging Face datasets needs the optional extra: "
-                                f"{HF_HINT}") from e
-    return datasets
+    return require_extra("datasets", "hf", "reading or writing Hugging Face datasets")
 
 
 def _open(path: Path, cache: str) -> dict[str, Any]:
