@@ -51,7 +51,6 @@ def faiss_threads(n_threads: int | None, n_samples: int) -> Iterator[Any]:
         faiss.omp_set_num_threads(previous)
 
 
-
 def unit_rows(x: np.ndarray) -> np.ndarray:
     """L2-normalised float32 copy, computed in float64 (``CHUNK_ROWS`` rows at a time) with each row
     pre-scaled by its largest entry (so tiny or huge vectors neither underflow nor overflow); all-zero rows
@@ -64,7 +63,6 @@ def unit_rows(x: np.ndarray) -> np.ndarray:
         norms = np.linalg.norm(c, axis=1, keepdims=True)
         out[start:start + CHUNK_ROWS] = c / np.where(norms > 0, norms, 1.0)
     return out
-
 
 
 INDEX_KINDS = ("exact", "ivf-flat", "ivf-pq")
@@ -85,7 +83,6 @@ def pq_subquantizers(d: int) -> int | None:
     dimensions per 4-bit code, 42 for 84-d), or None when that leaves more than 4 dimensions per code."""
     m = next((m for m in range(max(1, d // 2), 0, -1) if d % m == 0), 1)
     return m if 4 * m >= d else None
-
 
 
 def build_index(faiss: Any, x: np.ndarray, kind: str, cosine: bool, nprobe: int | None) -> Any:
