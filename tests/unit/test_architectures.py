@@ -115,3 +115,22 @@ def test_background_is_black_after_standardisation():
     assert background(stats) == (-2.0, -0.5, 0.0)
     black = np.zeros((1, 4, 4, 3), np.uint8)
     np.testing.assert_allclose(to_tensor(black, 4, *stats)[0, :, 0, 0].numpy(), background(stats))
+
+
+def test_prediction_one_batch_at_a_time_equals_the_whole_tensor(rng):
+    """ImageBatches makes each batch's float32 tensor on demand: the same logits and embeddings, bit for bit,
+    as one tensor of all rows (TTA shifts included), and rows are taken in the order given."""
+    from greyzone.model.train import ImageBatches, predict
+
+    images = rng.integers(0, 256, (70, 30, 30, 3), dtype=np.uint8)
+    rows = rng.permutation(70)[:50]
+    stats = channel_stats(images)
+    torch.manual_seed(0)
+    model = ARCHITECTURES["cnn"].build(4, 3).eval()
+    whole = predict(model, to_tensor(images[rows], 28, *stats), batch_size=16, embed=True, tta=True,
+                    fill=background(stats))
+    lazy = predict(model, ImageBatches(images, rows, 28, stats), batch_size=16, embed=True, tta=True,
+                   fill=background(stats))
+    assert whole[0].shape == (50, 4) and whole[1].shape[0] == 50
+    np.testing.assert_array_equal(whole[0], lazy[0])
+    np.testing.assert_array_equal(whole[1], lazy[1])

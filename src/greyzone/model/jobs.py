@@ -85,7 +85,7 @@ def run_job(
     (memory-mapped; the local workers) or the array itself (Ray's zero-copy object-store view)."""
     import torch
 
-    from greyzone.model.train import background, channel_stats, fit, predict, to_tensor
+    from greyzone.model.train import ImageBatches, background, channel_stats, fit, predict, to_tensor
     from greyzone.system import deterministic_torch
 
     if device == "cpu":
@@ -111,7 +111,7 @@ def run_job(
         progress=progress,
     )
     del train_images
-    x = to_tensor(images[job.predict_rows], size, *stats).to(device)
+    x = ImageBatches(images, job.predict_rows, size, stats, device)  # one batch in float32 at a time
     logits, emb = predict(model, x, embed=job.embed, tta=job.recipe.tta, fill=fill)
     return JobResult(job.name, logits, emb, dyn.p_label if dyn else None, dyn.margin if dyn else None)
 

@@ -151,35 +151,62 @@ def _record(dyn: Dynamics, z: torch.Tensor, yb: torch.Tensor, idx: np.ndarray, e
     dyn.margin[idx, epoch] = (z_label - other).cpu().numpy()
 
 
+class ImageBatches:
+    """``to_tensor(images[rows], size, *stats)`` on ``device``, made one slice at a time: ``len(b)`` rows,
+    ``b[i:j]`` → the (j − i, C, size, size) float32 tensor of rows i..j. Prediction over it holds one batch
+    in float32 while the uint8 images stay memory-mapped (1,000,000 MNIST-sized images would be 3.1 GB as
+    one float32 tensor); the values are those of the whole tensor, bit for bit (every step is per pixel or
+    per image)."""
+
+    def __init__(self, images: np.ndarray, rows: np.ndarray, size: int, stats: Stats,
+                 device: str | torch.device = "cpu") -> None:
+        self.images, self.rows = images, np.asarray(rows)
+        self.size, self.stats, self.device = size, stats, device
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, part: slice) -> torch.Tensor:
+        return to_tensor(self.images[self.rows[part]], self.size, *self.stats).to(self.device)
+
+
 @torch.no_grad()
 def predict(
-    model: nn.Module, x: torch.Tensor, *, batch_size: int = 512, embed: bool = False, tta: bool = False,
-    fill: Sequence[float] = (),
+    model: nn.Module, x: torch.Tensor | ImageBatches, *, batch_size: int = 512, embed: bool = False,
+    tta: bool = False, fill: Sequence[float] = (),
 ) -> tuple[np.ndarray, np.ndarray | None]:
-    """Logits (N, C) float32 and, with ``embed``, the embeddings (N, D) float32 of the unshifted images.
+    """Logits (N, C) float32 and, with ``embed``, the embeddings (N, D) float32 of the unshifted images
+    ``x`` (a tensor, or :class:`ImageBatches`), one batch at a time into arrays allocated once.
 
     With ``tta`` the logits are ``log mean_s softmax(z(shift_s(x)))`` over :data:`TTA_SHIFTS`, the shifts
     padding channel c with ``fill[c]`` (:func:`background`).
     """
-    if tta and len(fill) != x.shape[1]:
-        raise ValueError(f"tta needs one fill value per channel ({x.shape[1]}), got {len(fill)}")
-    fill = torch.tensor(fill, dtype=x.dtype, device=x.device)
     model.eval()
-    logits, embs = [], []
-    for start in range(0, len(x), batch_size):
+    n = len(x)
+    logits = embs = fill_t = None
+    for start in range(0, n, batch_size):
         xb = x[start : start + batch_size].contiguous(memory_format=torch.channels_last)
+        if fill_t is None:
+            if tta and len(fill) != xb.shape[1]:
+                raise ValueError(f"tta needs one fill value per channel ({xb.shape[1]}), got {len(fill)}")
+            fill_t = torch.tensor(fill, dtype=xb.dtype, device=xb.device)
         z, e = model.forward_embed(xb)
         if tta:
             p = torch.softmax(z, 1)
             ones = torch.ones(len(xb), dtype=torch.long, device=xb.device)
             for dy, dx in TTA_SHIFTS[1:]:
-                shifted = shift_batch(xb, ones * dy, ones * dx, 1, fill)
+                shifted = shift_batch(xb, ones * dy, ones * dx, 1, fill_t)
                 p += torch.softmax(model(shifted.contiguous(memory_format=torch.channels_last)), 1)
             z = torch.log((p / len(TTA_SHIFTS)).clamp_min(1e-12))
-        logits.append(z.float().cpu().numpy())
-        if embed:
-            embs.append(e.float().cpu().numpy())
-    return np.concatenate(logits), (np.concatenate(embs) if embed else None)
+        if logits is None:
+            logits = np.empty((n, z.shape[1]), np.float32)
+            embs = np.empty((n, e.shape[1]), np.float32) if embed else None
+        logits[start : start + len(xb)] = z.float().cpu().numpy()
+        if embs is not None:
+            embs[start : start + len(xb)] = e.float().cpu().numpy()
+    if logits is None:  # no rows
+        return np.empty((0, 0), np.float32), (np.empty((0, 0), np.float32) if embed else None)
+    return logits, embs
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
