@@ -15,7 +15,6 @@ from greyzone.scores.duplicates import find_duplicates, near_neighbours
 from greyzone.scores.faiss_index import index_kind, pq_subquantizers
 from greyzone.scores.neighbours import knn_to
 from greyzone.scores.table import split_neighbours
-from greyzone.store.workspace import write_parquet
 
 
 def embeddings(n: int = 5000, d: int = 84, seed: int = 0) -> np.ndarray:
@@ -123,7 +122,10 @@ def test_near_neighbours_reuse_a_single_split_graph_and_search_across_splits():
     assert dups.threshold == pytest.approx(find_duplicates(x).threshold, rel=1e-4)
 
 
-def test_score_table_parquet_in_row_groups_round_trips(tmp_path):
+def test_score_table_parquet_in_row_groups_round_trips(tmp_path, monkeypatch):
+    from greyzone.sources.dataset import Dataset
+    from greyzone.store.workspace import Workspace
+
     n = 2500
     rng = np.random.default_rng(0)
     table = pd.DataFrame({
@@ -131,8 +133,11 @@ def test_score_table_parquet_in_row_groups_round_trips(tmp_path):
         "score": np.where(rng.random(n) < 0.1, np.nan, rng.random(n)), "flag": rng.random(n) < 0.5,
         "duplicate_of": np.array([""] * n, dtype=object),
     })
-    path = tmp_path / "scores.parquet"
-    write_parquet(table, path, row_group=1000)
+    data = Dataset.from_arrays(np.zeros((n, 2, 2), np.uint8), np.arange(n) % 2)
+    ws = Workspace.create(tmp_path / "ws", data)
+    monkeypatch.setattr("greyzone.store.workspace.ROW_GROUP", 1000)
+    ws.write_scores(table)
+    path = ws.layout.scores
     assert pq.ParquetFile(path).metadata.num_row_groups == 3
     back = pd.read_parquet(path)
     assert list(back.columns) == list(table.columns)

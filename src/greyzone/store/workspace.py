@@ -247,7 +247,7 @@ class Workspace:
                 con.executemany(insert, zip(*(block[c].to_numpy().tolist() for c in block.columns),
                                             strict=True))
         with atomic_path(self.layout.scores) as tmp:
-            write_parquet(scores, tmp)
+            scores.to_parquet(tmp, index=False, row_group_size=ROW_GROUP)
 
     def scores(self) -> pd.DataFrame:
         if not self.layout.scores.is_file():
@@ -257,21 +257,6 @@ class Workspace:
         except Exception as e:  # pyarrow raises ArrowInvalid, OSError, ... for a damaged file
             raise CorruptFileError(f"{self.layout.scores}: damaged score table ({type(e).__name__}: {e}); "
                                    f"re-run 'greyzone run' on this workspace to rewrite it") from e
-
-
-def write_parquet(table: pd.DataFrame, path: Path, *, row_group: int | None = None) -> None:
-    """``table`` (no index) as Parquet in row groups of ``row_group`` rows (default ``ROW_GROUP``),
-    converted to Arrow one group at a time (no whole-table Arrow copy)."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    row_group = row_group or ROW_GROUP
-    table = table.reset_index(drop=True)
-    schema = pa.Schema.from_pandas(table.iloc[:row_group], preserve_index=False)
-    with pq.ParquetWriter(path, schema) as writer:
-        for lo in range(0, max(len(table), 1), row_group):
-            writer.write_table(pa.Table.from_pandas(table.iloc[lo:lo + row_group], schema=schema,
-                                                    preserve_index=False), row_group_size=row_group)
 
 
 def make_root(root: Path) -> None:
