@@ -77,7 +77,8 @@ def write_export(
         idk_score = np.full(len(curated), np.nan)
     names = [folder_name(ws.label_name(i)) for i in range(ws.idk_label + 1)]
     sids = curated.sid.to_numpy(np.int64)
-    files, expected = ws.source_files()[sids], ws.source_sha256()[sids]
+    all_files, all_sha256 = ws.source_files(), ws.source_sha256()  # each one read of the samples table
+    files, expected = all_files[sids], all_sha256[sids]
     sources = source_paths(ws, files)
     rel = np.array([f"{s}/{names[c]}/{i:05d}{suffix(f)}" for s, c, i, f in
                     zip(curated.split, curated.curated_label, curated["index"], files, strict=True)])
@@ -106,8 +107,8 @@ def write_export(
              zip(sids.tolist(), rel.tolist(), sources, expected.tolist(), strict=True)]
     meta = {"format": FORMAT, "encoder": ENCODER, "names": names,
             "images": hashlib.sha256(np.ascontiguousarray(ws.images()).data).hexdigest(),
-            "sources": hashlib.sha256(json.dumps([ws.source_files().tolist(), ws.source_sha256().tolist()])
-                                      .encode()).hexdigest()}
+            "sources": hashlib.sha256(json.dumps([all_files.tolist(), all_sha256.tolist()]).encode())
+            .hexdigest()}
     versions = Versions(dest)
     with versions.lock():
         versions.clean_leftovers()

@@ -55,10 +55,12 @@ class FileStat(NamedTuple):
     sha256: str
 
 
-def _content(images: np.ndarray, task: Task) -> bytes:
-    """The bytes of ``task``'s file: the source's (checked against its recorded SHA-256) or a PNG."""
+def _content(images: np.ndarray, task: Task) -> tuple[bytes, str]:
+    """The bytes of ``task``'s file, the source's (checked against its recorded SHA-256) or a PNG, and their
+    SHA-256 (hex)."""
     if task.source is None:
-        return encode_png(images[task.sid])
+        data = encode_png(images[task.sid])
+        return data, hashlib.sha256(data).hexdigest()
     try:
         with open(task.source, "rb") as f:
             data = f.read()
@@ -66,10 +68,11 @@ def _content(images: np.ndarray, task: Task) -> bytes:
         raise ExportError(f"{task.source}: cannot read the source file of {task.rel} ({e.strerror or e}); "
                           f"the export copies original files: restore it, or re-run 'greyzone run' on the "
                           f"data as it is now") from e
-    if task.sha256 is not None and (got := hashlib.sha256(data).hexdigest()) != task.sha256:
+    got = hashlib.sha256(data).hexdigest()
+    if task.sha256 is not None and got != task.sha256:
         raise ExportError(f"{task.source}: the file changed since it was loaded (SHA-256 {got[:12]}…, was "
                           f"{task.sha256[:12]}…); re-run 'greyzone run' so that its scores match it")
-    return data
+    return data, got
 
 
 def _write_and_verify(images: np.ndarray, root: Path, tasks: Sequence[Task],
@@ -78,7 +81,7 @@ def _write_and_verify(images: np.ndarray, root: Path, tasks: Sequence[Task],
     descriptor and check it; returns the files' stats."""
     out, prefix = [], f"{root}/"  # plain strings: pathlib costs more than the system calls here
     for i, task in enumerate(tasks):
-        data = _content(images, task)
+        data, sha256 = _content(images, task)
         fd = os.open(prefix + task.rel, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
         try:
             os.write(fd, data)
@@ -89,7 +92,6 @@ def _write_and_verify(images: np.ndarray, root: Path, tasks: Sequence[Task],
         if back != data or (task.source is None and not np.array_equal(decode_png(back), images[task.sid])):
             raise OSError(f"{prefix + task.rel}: the file read back differs from what was written "
                           f"(sample {task.sid})")
-        sha256 = hashlib.sha256(data).hexdigest()
         out.append(FileStat(task.rel, st.st_size, st.st_mtime_ns, st.st_ino, sha256))
         if i % 1000 == 999:
             tick(1000)
